@@ -1,0 +1,59 @@
+# Org Desk: `make run` serves the app on the sandbox tenant, `make test` runs every test.
+# Both work from a fresh clone: they create .venv (Python >= 3.12) and install what they need.
+
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# The first Python >= 3.12 found: $PYTHON, python3.13/3.12 on PATH, pyenv's, then python3.
+# (On these machines the default python3 is 3.11, where pip silently installs Django 5.)
+define find_python
+for p in "$$PYTHON" python3.13 python3.12 \
+         "$$(pyenv prefix 3.13 2>/dev/null)/bin/python3" "$$(pyenv prefix 3.12 2>/dev/null)/bin/python3" \
+         python3; do \
+  [ -n "$$p" ] && "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo "$$p"; exit 0; }; \
+done; echo "Org Desk needs Python >= 3.12 (Django 6): install it or set PYTHON=/path/to/python3.12" >&2; exit 1
+endef
+
+.PHONY: run test lint format serve bench clean
+
+$(BIN)/python:
+	@PY=$$($(find_python)) && echo "Creating $(VENV) with $$PY" && "$$PY" -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.app: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --group app
+	@touch $@
+
+$(VENV)/.test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --group test
+	@touch $@ $(VENV)/.app
+
+# Debian's chromium drives the browser tests (Playwright's own browser download is unreachable).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends chromium; }
+
+run: $(VENV)/.app
+	DEBUG=true $(BIN)/python manage.py migrate --noinput -v 0
+	DEBUG=true $(BIN)/python manage.py create_operator --url http://$(HOST):$(PORT)/
+	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: $(VENV)/.test chromium
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.test
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) staticfiles
