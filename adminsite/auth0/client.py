@@ -1,0 +1,386 @@
+"""Transport: one session, the client-credentials token, 401 and 429 handling, typed errors.
+
+The same code path serves Auth0, a fake over HTTP and the in-process sandbox: every URL is
+`settings.AUTH0_BASE_URL + path`, read at call time. Secrets never reach a message or a log
+line: requests are logged as method, path, status and duration only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+
+from .errors import Forbidden, RateLimited, Unauthorized, Unavailable, error_for_status
+
+logger = logging.getLogger("adminsite.auth0")
+
+CONNECT_TIMEOUT = 3.05
+SHORT_WAIT = 3.0  # a 429 that asks for at most this many seconds is waited out
+MAX_429_RETRIES = 2  # any method: Auth0 did not process a request it answered with 429
+TOKEN_LEEWAY = 60
+MESSAGE_LIMIT = 500
+
+_session: requests.Session | None = None
+_sandbox_mounted = False
+_session_lock = threading.Lock()
+_token_lock = threading.Lock()
+_local = threading.local()
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Upstream calls made by this thread since the last reset; seconds covers both kinds."""
+
+    calls: int = 0
+    seconds: float = 0.0
+    token_calls: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RateBudget:
+    """The X-RateLimit-* headers of the latest Management API response that had them."""
+
+    limit: int | None
+    remaining: int | None
+    reset_at: datetime | None
+    observed_at: datetime
+
+
+_budget: RateBudget | None = None
+
+
+def upstream_stats() -> Stats:
+    """Calls and time spent upstream by the current thread since reset_upstream_stats()."""
+    return Stats(
+        calls=getattr(_local, "calls", 0),
+        seconds=getattr(_local, "seconds", 0.0),
+        token_calls=getattr(_local, "token_calls", 0),
+    )
+
+
+def reset_upstream_stats() -> None:
+    """Start counting upstream calls afresh for the current thread."""
+    _local.calls = _local.token_calls = 0
+    _local.seconds = 0.0
+
+
+def rate_budget() -> RateBudget | None:
+    """The last rate-limit headers seen in this process (None before any)."""
+    return _budget
+
+
+def _session_for_settings() -> requests.Session:
+    global _session, _sandbox_mounted
+    with _session_lock:
+        if _session is None:
+            _session = requests.Session()
+            _session.headers.update({"Accept": "application/json", "User-Agent": "org-desk"})
+        if settings.AUTH0_SANDBOX and not _sandbox_mounted:
+            from adminsite.sandbox import (
+                SANDBOX_BASE_URL,
+                SandboxAdapter,
+                default_tenant,
+                make_app,
+            )
+
+            _session.mount(SANDBOX_BASE_URL + "/", SandboxAdapter(make_app(default_tenant())))
+            _sandbox_mounted = True
+        return _session
+
+
+def _redact(text: str, *secrets: str | None) -> str:
+    for secret in (settings.AUTH0_CLIENT_SECRET, *secrets):
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return text[:MESSAGE_LIMIT]
+
+
+def _error_details(response: requests.Response) -> tuple[str, str | None]:
+    """Auth0's message and error code, from either the API or the OAuth error shape."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    message: str | None = None
+    code: str | None = None
+    if isinstance(body, dict):
+        for key in ("message", "error_description", "error"):
+            value = body.get(key)
+            if isinstance(value, str) and value.strip():
+                message = value.strip()
+                break
+        if isinstance(body.get("errorCode"), str):
+            code = body["errorCode"]
+        elif "statusCode" not in body and isinstance(body.get("error"), str):
+            code = body["error"]  # OAuth shape: {"error": "access_denied", ...}
+    if not message:
+        message = f"{response.status_code} {response.reason or ''}".strip()
+    return message, code
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        number = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return number if number is not None and math.isfinite(number) else None
+
+
+def _epoch(seconds: float | None) -> datetime | None:
+    if seconds is None:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _reset_epoch(response: requests.Response, now: float) -> float | None:
+    reset = _number(response.headers.get("x-ratelimit-reset"))
+    # Auth0 sends epoch seconds; a small number can only be a delta (from a proxy, say).
+    return now + reset if reset is not None and reset < 1e9 else reset
+
+
+def _note_budget(response: requests.Response) -> None:
+    global _budget
+    remaining = _number(response.headers.get("x-ratelimit-remaining"))
+    reset = _reset_epoch(response, time.time())
+    if remaining is None and reset is None:
+        return
+    limit = _number(response.headers.get("x-ratelimit-limit"))
+    _budget = RateBudget(
+        limit=None if limit is None else int(limit),
+        remaining=None if remaining is None else int(remaining),
+        reset_at=_epoch(reset),
+        observed_at=datetime.now(UTC),
+    )
+
+
+def _rate_wait(response: requests.Response) -> tuple[float, datetime | None]:
+    """Seconds to wait before retrying a 429 (Retry-After first), and when the budget resets."""
+    now = time.time()
+    reset = _reset_epoch(response, now)
+    retry_after = response.headers.get("retry-after")
+    wait = _number(retry_after)
+    if wait is None and retry_after:
+        try:
+            wait = parsedate_to_datetime(retry_after).timestamp() - now
+        except (TypeError, ValueError):
+            wait = None
+    if wait is None:
+        wait = reset - now if reset is not None else 1.0
+    reset_at = _epoch(reset) or _epoch(now + max(wait, 0.0))
+    return max(wait, 0.0), reset_at
+
+
+def _count(kind: str, started: float) -> float:
+    elapsed = time.perf_counter() - started
+    if kind == "token":
+        _local.token_calls = getattr(_local, "token_calls", 0) + 1
+    else:
+        _local.calls = getattr(_local, "calls", 0) + 1
+    _local.seconds = getattr(_local, "seconds", 0.0) + elapsed
+    return elapsed
+
+
+def _send(
+    method: str,
+    path: str,
+    *,
+    kind: str,
+    token: str | None = None,
+    params: list[tuple[str, str | int]] | None = None,
+    json_body: Any = None,
+    form: dict[str, str] | None = None,
+) -> requests.Response:
+    """One HTTP exchange, with short 429 waits retried; transport failures become Unavailable."""
+    url = str(settings.AUTH0_BASE_URL).rstrip("/") + path
+    read_timeout = float(settings.AUTH0_TIMEOUT)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    for attempt in range(MAX_429_RETRIES + 1):
+        started = time.perf_counter()
+        try:
+            response = _session_for_settings().request(
+                method,
+                url,
+                params=params,
+                json=json_body,
+                data=form,
+                headers=headers,
+                timeout=(min(CONNECT_TIMEOUT, read_timeout), read_timeout),
+            )
+        except requests.Timeout as exc:
+            ms = _count(kind, started) * 1000
+            logger.debug("%s %s timeout %.0fms", method, path, ms)
+            raise Unavailable(
+                f"Auth0 did not answer within {read_timeout:g} seconds.", reason="timeout"
+            ) from exc
+        except requests.RequestException as exc:
+            ms = _count(kind, started) * 1000
+            logger.debug("%s %s connection-error %.0fms", method, path, ms)
+            raise Unavailable("Org Desk could not connect to Auth0.", reason="connection") from exc
+        ms = _count(kind, started) * 1000
+        logger.debug("%s %s %s %.0fms", method, path, response.status_code, ms)
+        _note_budget(response)
+        if response.status_code != 429:
+            return response
+        wait, reset_at = _rate_wait(response)
+        if wait > SHORT_WAIT or attempt == MAX_429_RETRIES:
+            message, code = _error_details(response)
+            raise RateLimited(
+                _redact(message, token),
+                reset_at=reset_at,
+                retry_after=math.ceil(wait),
+                error_code=code,
+            )
+        time.sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _json(response: requests.Response, method: str, path: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise Unavailable(
+            f"Auth0 sent a response that is not JSON ({method} {path}).",
+            reason="bad_response",
+            status_code=response.status_code,
+        ) from None
+
+
+# --- Token: client-credentials grant ----------------------------------------------------------
+
+
+def _token_key() -> str:
+    raw = f"{settings.AUTH0_BASE_URL}\n{settings.AUTH0_CLIENT_ID}\n{settings.AUTH0_AUDIENCE}"
+    return "auth0:token:" + hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def _fetch_token() -> tuple[str, int]:
+    """A fresh Management API token and how long to cache it."""
+    # Reference: https://auth0.com/docs/secure/tokens/access-tokens/management-api-access-tokens/get-management-api-access-tokens-for-production
+    client_id, secret = settings.AUTH0_CLIENT_ID, settings.AUTH0_CLIENT_SECRET
+    if not client_id or not secret:
+        raise ImproperlyConfigured("AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET are required.")
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": client_id,
+        "client_secret": secret,
+        "audience": settings.AUTH0_AUDIENCE,
+    }
+    response = _send("POST", "/oauth/token", kind="token", form=form)
+    status = response.status_code
+    if status != 200:
+        message, code = _error_details(response)
+        message = _redact(message)
+        if status == 401:
+            raise Unauthorized(
+                message,
+                status_code=401,
+                error_code=code,
+                summary=f"Auth0 rejected Org Desk's client credentials (401): {message}",
+            )
+        if status == 403:
+            raise Forbidden(
+                message,
+                missing_scopes=[],
+                error_code=code,
+                summary=f"Auth0 refused Org Desk a Management API token (403): {message}",
+            )
+        raise error_for_status(status, message, code)
+    body = _json(response, "POST", "/oauth/token")
+    token = body.get("access_token") if isinstance(body, dict) else None
+    expires = body.get("expires_in") if isinstance(body, dict) else None
+    if (
+        not isinstance(token, str)
+        or not token
+        or not isinstance(expires, int | float)
+        or isinstance(expires, bool)
+        or expires <= 0
+    ):
+        raise Unavailable(
+            "Auth0's token endpoint sent a response Org Desk could not read.",
+            reason="bad_response",
+            status_code=status,
+        )
+    return token, max(int(expires) - TOKEN_LEEWAY, int(expires) // 2, 1)
+
+
+def _access_token(*, reject: str | None = None) -> str:
+    """The cached token, else a new one; `reject` is a token the API just refused."""
+    key = _token_key()
+    token = cache.get(key)
+    if token and token != reject:
+        return token
+    with _token_lock:  # one fetch per process ...
+        token = cache.get(key)
+        if token and token != reject:
+            return token
+        if token:
+            cache.delete(key)
+        # ... and, through a short cache lock, one per tenant across workers.
+        lock_key, patience = f"{key}:lock", float(settings.AUTH0_TIMEOUT) + 1
+        holder = cache.add(lock_key, 1, timeout=math.ceil(patience) + 5)
+        deadline = time.monotonic() + patience
+        while not holder and time.monotonic() < deadline:
+            time.sleep(0.05)
+            token = cache.get(key)
+            if token and token != reject:
+                return token
+            holder = cache.add(lock_key, 1, timeout=math.ceil(patience) + 5)
+        try:
+            token, ttl = _fetch_token()
+            cache.set(key, token, timeout=ttl)
+            return token
+        finally:
+            if holder:
+                cache.delete(lock_key)
+
+
+def call(
+    method: str,
+    path: str,
+    *,
+    params: list[tuple[str, str | int]] | None = None,
+    json_body: Any = None,
+) -> Any:
+    """Call `/api/v2{path}` and return its JSON body (None when a 2xx body is empty)."""
+    full_path = "/api/v2" + path
+    token = _access_token()
+    response = _send(method, full_path, kind="api", token=token, params=params, json_body=json_body)
+    if response.status_code == 401:
+        # Revoked, expired early or signed with a rotated key: one fresh token, one retry.
+        token = _access_token(reject=token)
+        response = _send(
+            method, full_path, kind="api", token=token, params=params, json_body=json_body
+        )
+        if response.status_code == 401:
+            message, code = _error_details(response)
+            message = _redact(message, token)
+            raise Unauthorized(
+                message,
+                status_code=401,
+                error_code=code,
+                summary=(
+                    "Org Desk's API credentials were rejected, even after a token refresh "
+                    f"and retry (401): {message}"
+                ),
+            )
+    if not 200 <= response.status_code < 300:
+        message, code = _error_details(response)
+        raise error_for_status(response.status_code, _redact(message, token), code)
+    if response.status_code == 204 or not response.content:
+        return None
+    return _json(response, method, full_path)
