@@ -1,0 +1,213 @@
+"""Deterministic seed data for the sandbox tenant (random.Random(seed); fast enough to reseed)."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import random
+import string
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .seed_data import (
+    ACME_CONNECTIONS,
+    ACME_PEOPLE,
+    CONNECTIONS,
+    FIRST,
+    HOSTILE_ROLE_DESCRIPTIONS,
+    LAST,
+    NAMED_ORGS,
+    ROLE_AREAS,
+    ROLE_KINDS,
+    SUFFIXES,
+    WORDS_A,
+    WORDS_B,
+)
+
+ALNUM = string.ascii_letters + string.digits
+EPOCH = datetime(2022, 3, 1, 9, 0, 0)  # naive UTC, like the cursors' "...UTC"
+
+
+@dataclass
+class Store:
+    """The tenant's data. Not thread-safe by itself: the Tenant's lock guards it."""
+
+    orgs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    org_created: dict[str, str] = field(default_factory=dict)
+    org_by_name: dict[str, str] = field(default_factory=dict)
+    connections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    conn_created: dict[str, str] = field(default_factory=dict)
+    roles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # org id -> {user_id: membership created_at}
+    members: dict[str, dict[str, str]] = field(default_factory=dict)
+    # (org id, user id) -> role ids, in assignment order
+    member_roles: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # org id -> {connection id: {assign_membership_on_login, show_as_button, is_signup_enabled}}
+    enabled: dict[str, dict[str, dict[str, bool]]] = field(default_factory=dict)
+    clock: datetime = EPOCH
+
+    def now(self) -> str:
+        """A created_at later than everything seeded, strictly increasing."""
+        now = datetime.now(UTC).replace(tzinfo=None)
+        self.clock = max(self.clock, now) + timedelta(microseconds=1000)
+        return self.clock.isoformat(" ", "microseconds")
+
+
+def _ident(rng: random.Random, prefix: str, taken: set[str]) -> str:
+    while True:
+        ident = prefix + "".join(rng.choices(ALNUM, k=16))
+        if ident not in taken:
+            taken.add(ident)
+            return ident
+
+
+def _stamp(seconds: float) -> str:
+    return (EPOCH + timedelta(seconds=seconds)).isoformat(" ", "microseconds")
+
+
+def picture(name: str, email: str | None) -> str:
+    digest = hashlib.md5((email or name).encode(), usedforsecurity=False).hexdigest()
+    initials = "".join(w[0] for w in name.split()[:2] if w[:1].isascii() and w[:1].isalpha())
+    initials = (initials or "u").lower()
+    return (
+        f"https://s.gravatar.com/avatar/{digest}?s=480&r=pg&d=https%3A%2F%2Fcdn.auth0.com"
+        f"%2Favatars%2F{initials}.png"
+    )
+
+
+def build(seed: int, organizations: int, big_org_members: int) -> Store:
+    rng = random.Random(seed)
+    store = Store()
+    taken: set[str] = set()
+
+    for i, (name, strategy, display, domain, options) in enumerate(CONNECTIONS):
+        cid = _ident(rng, "con_", taken)
+        conn: dict[str, Any] = {
+            "id": cid,
+            "options": copy.deepcopy(options),
+            "strategy": strategy,
+            "name": name,
+        }
+        if display:
+            conn["display_name"] = display
+        conn["is_domain_connection"] = domain
+        if strategy in ("samlp", "okta", "waad", "oidc", "ad"):
+            conn["show_as_button"] = True
+        conn["authentication"] = {"active": True}
+        conn["connected_accounts"] = {"active": False}
+        conn["realms"] = [name]
+        if strategy == "ad":
+            conn["provisioning_ticket_url"] = (
+                f"https://sandbox.orgdesk.invalid/p/ad/{''.join(rng.choices(ALNUM, k=8))}"
+            )
+        store.connections[cid] = conn
+        store.conn_created[cid] = _stamp(i * 3600.5)
+    conn_by_name = {c["name"]: cid for cid, c in store.connections.items()}
+    conn_ids = list(store.connections)
+
+    for area in ROLE_AREAS:
+        for kind, verb in ROLE_KINDS:
+            name = f"{area} {kind}"
+            rid = _ident(rng, "rol_", taken)
+            description = HOSTILE_ROLE_DESCRIPTIONS.get(name, f"{verb} {area.lower()}")
+            if len(store.roles) % 11 == 5:
+                description = ""
+            store.roles[rid] = {"id": rid, "name": name, "description": description}
+    for extra in ("Read Only", "Org Owner", "Tenant Auditor", "Developer", "Break-glass Admin"):
+        rid = _ident(rng, "rol_", taken)
+        store.roles[rid] = {"id": rid, "name": extra, "description": f"{extra} (sandbox)"}
+    role_ids = list(store.roles)
+
+    # Organizations: named ones first (earliest created_at, so on the first page by default).
+    pairs = [(a, b) for a in WORDS_A for b in WORDS_B]
+    rng.shuffle(pairs)
+    for i in range(max(organizations, len(NAMED_ORGS))):
+        oid = _ident(rng, "org_", taken)
+        if i < len(NAMED_ORGS):
+            name, display, extra = NAMED_ORGS[i]
+            org: dict[str, Any] = {"id": oid, "name": name, "display_name": display[:255]}
+            org.update(copy.deepcopy(extra))
+        else:
+            a, b = pairs[(i - len(NAMED_ORGS)) % len(pairs)]
+            lap = (i - len(NAMED_ORGS)) // len(pairs)
+            name = f"{a}-{b}" + (f"-{lap + 1}" if lap else "")
+            display = f"{a.title()} {b.title()} {rng.choice(SUFFIXES)}" + (
+                f" {lap + 1}" if lap else ""
+            )
+            org = {"id": oid, "name": name, "display_name": display}
+            if i % 7 == 0:
+                org["branding"] = {"logo_url": f"https://cdn.orgdesk.invalid/logos/{name}.png"}
+            if i % 5 == 0:
+                org["metadata"] = {"tier": rng.choice(["free", "pro", "enterprise"])}
+        store.orgs[oid] = org
+        store.org_by_name[org["name"]] = oid
+        store.org_created[oid] = _stamp(86400 + i * 1800 + rng.randint(0, 999) / 1000)
+        store.members[oid] = {}
+        store.enabled[oid] = {}
+        if i >= len(NAMED_ORGS):
+            for cid in rng.sample(conn_ids, rng.randint(0, 3)):
+                store.enabled[oid][cid] = {
+                    "assign_membership_on_login": False,
+                    "show_as_button": True,
+                    "is_signup_enabled": False,
+                }
+    org_ids = list(store.orgs)
+    acme, big = org_ids[0], org_ids[1]
+
+    for cname, assign, button, signup in ACME_CONNECTIONS:
+        store.enabled[acme][conn_by_name[cname]] = {
+            "assign_membership_on_login": assign,
+            "show_as_button": button,
+            "is_signup_enabled": signup,
+        }
+    store.enabled[big][conn_by_name["contoso-azure-ad"]] = {
+        "assign_membership_on_login": True,
+        "show_as_button": True,
+        "is_signup_enabled": False,
+    }
+
+    clock = 200 * 86400.0
+    for user_id, name, email, n_roles in ACME_PEOPLE:
+        _add_user(store, user_id, name, email)
+        clock += 61.25
+        store.members[acme][user_id] = _stamp(clock)
+        if n_roles:
+            store.member_roles[(acme, user_id)] = rng.sample(role_ids, n_roles)
+
+    pool: list[str] = []
+    for i in range(big_org_members):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        name = f"{first} {last}"
+        local = f"{first}.{last}".lower().replace("'", "")
+        email = f"{local}{i}@bigco.example"
+        if i % 97 == 13:
+            user_id = f"samlp|bigco-saml|{local}/{i}"
+        elif i % 4 == 1:
+            user_id = f"google-oauth2|{rng.randrange(10**20, 10**21)}"
+        else:
+            user_id = f"auth0|{rng.getrandbits(96):024x}"
+        _add_user(store, user_id, name, email)
+        clock += 13.5 + rng.randint(0, 999) / 1000
+        store.members[big][user_id] = _stamp(clock)
+        if i % 3 == 0:
+            store.member_roles[(big, user_id)] = [rng.choice(role_ids)]
+        pool.append(user_id)
+
+    if pool:
+        for oid in org_ids[len(NAMED_ORGS) :]:
+            for user_id in rng.sample(pool, min(len(pool), rng.randint(0, 3))):
+                clock += 7.0
+                store.members[oid][user_id] = _stamp(clock)
+    store.clock = EPOCH + timedelta(seconds=clock + 86400)
+    return store
+
+
+def _add_user(store: Store, user_id: str, name: str, email: str | None) -> None:
+    user: dict[str, Any] = {"user_id": user_id}
+    if email:
+        user["email"] = email
+    user["picture"] = picture(name, email)
+    user["name"] = name
+    store.users[user_id] = user

@@ -1,0 +1,118 @@
+"""Serve the sandbox over real HTTP on a loopback port, in a daemon thread."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import socket
+import socketserver
+import sys
+import threading
+from typing import Any
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
+
+from .app import DropConnection, make_app
+from .tenant import Tenant
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class _ServerHandler(ServerHandler):
+    dropped = False
+
+    def handle_error(self) -> None:
+        if isinstance(sys.exc_info()[1], DropConnection):
+            self.dropped = True  # write nothing: the socket is closed below
+            return
+        super().handle_error()
+
+
+class _RequestHandler(WSGIRequestHandler):
+    def get_environ(self) -> dict[str, Any]:
+        env = super().get_environ()
+        env["RAW_URI"] = env["REQUEST_URI"] = self.path  # the path as sent, still encoded
+        return env
+
+    def handle(self) -> None:
+        self.raw_requestline = self.rfile.readline(65537)
+        if len(self.raw_requestline) > 65536:
+            self.send_error(414)
+            return
+        if not self.parse_request():
+            return
+        handler = _ServerHandler(
+            self.rfile, self.wfile, self.get_stderr(), self.get_environ(), multithread=True
+        )
+        handler.request_handler = self  # type: ignore[attr-defined]
+        handler.run(self.server.get_app())  # type: ignore[attr-defined]
+        if handler.dropped:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
+        pass
+
+
+class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host name (socket.getfqdn); skip that lookup.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+        self.setup_environ()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that went away (e.g. after its read timeout) is not an error here
+
+
+class SandboxServer:
+    """A running sandbox HTTP server: `url`, `tenant`, `shutdown()`."""
+
+    def __init__(self, tenant: Tenant, host: str = "127.0.0.1", port: int = 0) -> None:
+        if not is_loopback(host):
+            raise ValueError(f"The sandbox serves loopback hosts only, not {host!r}.")
+        self.tenant = tenant
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        server_class = type("_Server", (_ThreadingWSGIServer,), {"address_family": family})
+        self._server = server_class((host.strip("[]"), port), _RequestHandler)
+        self._server.set_app(make_app(tenant))
+        self.host = host
+        self.port = int(self._server.server_address[1])
+        shown = f"[{host.strip('[]')}]" if family == socket.AF_INET6 else host
+        self.url = f"http://{shown}:{self.port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"sandbox-api-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def shutdown(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> SandboxServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+
+def serve(tenant: Tenant, host: str = "127.0.0.1", port: int = 0) -> SandboxServer:
+    """Serve `tenant` over HTTP on a loopback address (port 0: any free port)."""
+    return SandboxServer(tenant, host, port)
