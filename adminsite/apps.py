@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class AdminsiteConfig(AppConfig):
+    name = "adminsite"
+    verbose_name = "Org Desk"
+    default_auto_field = "django.db.models.BigAutoField"

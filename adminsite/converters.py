@@ -1,0 +1,27 @@
+"""URL converters: an id that is not shaped like an Auth0 id never reaches a view (404)."""
+
+from __future__ import annotations
+
+from django.urls import register_converter
+from django.urls.converters import get_converters
+
+
+class OrganizationId:
+    regex = "org_[A-Za-z0-9]{1,46}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+class ConnectionId(OrganizationId):
+    regex = "con_[A-Za-z0-9]{1,46}"
+
+
+def register() -> None:
+    """Register once per process (Django refuses to register a name twice)."""
+    for name, converter in (("org_id", OrganizationId), ("con_id", ConnectionId)):
+        if name not in get_converters():
+            register_converter(converter, name)

@@ -1,0 +1,43 @@
+"""Who may change things: operators. Everyone else who is signed in is a read-only viewer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+
+OPERATORS_GROUP = "operators"
+
+
+def is_operator(user: object) -> bool:
+    """Superusers and members of the `operators` group may change things."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if getattr(user, "is_superuser", False):
+        return True
+    return user.groups.filter(name=OPERATORS_GROUP).exists()  # type: ignore[attr-defined]
+
+
+def operator_required[V: Callable[..., HttpResponse]](view: V) -> V:
+    """Refuse a mutating view to viewers: 403 with a message, and no upstream call."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not is_operator(request.user):
+            messages.error(
+                request,
+                "You have read-only access (viewer), so nothing was changed. "
+                "Ask an Org Desk administrator for operator access.",
+            )
+            response = HttpResponse(status=403)
+            response["HX-Reswap"] = "none"
+            if not getattr(request, "htmx", False):
+                from django.shortcuts import render
+
+                response = render(request, "403.html", status=403)
+            return response
+        return view(request, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

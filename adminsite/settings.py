@@ -1,0 +1,194 @@
+"""Org Desk settings: one file, read from the environment (and `.env` when present).
+
+Every variable is listed in `.env.example` and in the README's configuration section.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")  # a missing .env is fine
+
+DEBUG = env.bool("DEBUG", default=False)
+
+if DEBUG:
+    SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-secret-key-do-not-deploy")
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+else:
+    SECRET_KEY = env("SECRET_KEY", default="")
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+    if not SECRET_KEY:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (see .env.example).")
+
+
+# --- Auth0 Management API -------------------------------------------------------------------
+
+
+def _auth0_base_url(domain: str) -> str:
+    """Turn AUTH0_DOMAIN into a base URL; a plain-http URL is accepted for loopback hosts only."""
+    if "://" not in domain:
+        domain = f"https://{domain}"
+    parts = urlsplit(domain)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ImproperlyConfigured(f"AUTH0_DOMAIN is not a domain or URL: {domain!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ImproperlyConfigured("AUTH0_DOMAIN must be a bare domain such as acme.eu.auth0.com.")
+    if parts.scheme == "http":
+        try:
+            loopback = ipaddress.ip_address(parts.hostname).is_loopback
+        except ValueError:
+            loopback = parts.hostname == "localhost"
+        if not loopback:
+            raise ImproperlyConfigured("AUTH0_DOMAIN may use http:// only for loopback hosts.")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+AUTH0_DOMAIN = env("AUTH0_DOMAIN", default="")
+AUTH0_SANDBOX = not AUTH0_DOMAIN
+if AUTH0_SANDBOX:
+    # The embedded sandbox tenant (adminsite/sandbox), reached through the same client code path.
+    AUTH0_BASE_URL = "https://sandbox.orgdesk.invalid"
+    AUTH0_CLIENT_ID = env("AUTH0_CLIENT_ID", default="org-desk-sandbox")
+    AUTH0_CLIENT_SECRET = env("AUTH0_CLIENT_SECRET", default="sandbox-secret")
+else:
+    AUTH0_BASE_URL = _auth0_base_url(AUTH0_DOMAIN)
+    AUTH0_CLIENT_ID = env("AUTH0_CLIENT_ID", default="")
+    AUTH0_CLIENT_SECRET = env("AUTH0_CLIENT_SECRET", default="")
+    if not (AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET):
+        raise ImproperlyConfigured(
+            "AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET are required with AUTH0_DOMAIN."
+        )
+AUTH0_AUDIENCE = env("AUTH0_AUDIENCE", default=f"{AUTH0_BASE_URL}/api/v2/")
+AUTH0_TIMEOUT = env.float("AUTH0_TIMEOUT", default=10.0)
+
+# Size and speed of the embedded sandbox tenant (ignored with a real AUTH0_DOMAIN).
+SANDBOX_ORGANIZATIONS = env.int("SANDBOX_ORGANIZATIONS", default=1200)
+SANDBOX_BIG_ORG_MEMBERS = env.int("SANDBOX_BIG_ORG_MEMBERS", default=1200)
+SANDBOX_LATENCY = env.float("SANDBOX_LATENCY", default=0.0)
+
+
+# --- Django ---------------------------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "adminsite",
+    "orgs",
+    "connections",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "adminsite.middleware.UpstreamTimingMiddleware",
+    "adminsite.middleware.HtmxMessagesMiddleware",
+]
+
+ROOT_URLCONF = "adminsite.urls"
+WSGI_APPLICATION = "adminsite.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.csp",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "adminsite.context_processors.org_desk",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://org-desk")}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "orgs:list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# No inline script anywhere: htmx is loaded from static/ with a nonce, its indicator styles
+# are off (they would be an inline <style>), and hx-on/eval are disabled in its config.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:", "https:"],
+    "connect-src": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "object-src": [CSP.NONE],
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
+    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "adminsite": {"level": env("LOG_LEVEL", default="INFO")},
+        # Never DEBUG for urllib3: it would log request lines of the token endpoint.
+        "urllib3": {"level": "WARNING"},
+    },
+}
+CSRF_FAILURE_VIEW = "adminsite.views.csrf_failure"

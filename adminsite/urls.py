@@ -1,0 +1,22 @@
+"""Where a request goes: organizations and members in orgs/, connections in connections/."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from adminsite import converters, views
+
+converters.register()
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="orgs:list"), name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("orgs/", include("orgs.urls")),
+    path("orgs/<org_id:org_id>/connections/", include("connections.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "adminsite.views.page_not_found"

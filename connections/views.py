@@ -1,0 +1,157 @@
+"""An organization's enabled connections (F2), domain-level toggle (F3) and removal (F4).
+
+Each row is the partial `connection-row`; confirm steps replace the row in place and the
+action answers with the re-rendered row (or nothing, which removes it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from adminsite import auth0, flash
+from adminsite.permissions import operator_required
+
+TEMPLATE = "connections/connections.html"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRow:
+    """An enabled connection with its tenant-wide domain-level status (None: unknown)."""
+
+    enabled: auth0.EnabledConnection
+    domain_level: bool | None
+
+    @property
+    def id(self) -> str:
+        return self.enabled.connection_id
+
+
+def _domain_levels(request: HttpRequest) -> dict[str, auth0.Connection]:
+    try:
+        return auth0.domain_connection_index()
+    except auth0.Auth0Error as exc:
+        flash.report(request, exc, subject="connection")
+        return {}
+
+
+def _row(enabled: auth0.EnabledConnection, index: dict[str, auth0.Connection]) -> ConnectionRow:
+    connection = index.get(enabled.connection_id)
+    return ConnectionRow(enabled, connection.is_domain_connection if connection else None)
+
+
+def _render_row(
+    request: HttpRequest, org_id: str, row: ConnectionRow, partial: str = "connection-row"
+) -> HttpResponse:
+    return render(request, f"{TEMPLATE}#{partial}", {"org_id": org_id, "row": row})
+
+
+def _no_swap() -> HttpResponse:
+    response = HttpResponse()
+    response["HX-Reswap"] = "none"
+    return response
+
+
+def _gone(request: HttpRequest, connection_id: str) -> HttpResponse:
+    """The connection is no longer enabled for this organization: drop its row."""
+    messages.warning(
+        request,
+        f"The connection {connection_id} no longer exists in this organization (404); "
+        "its row was removed.",
+    )
+    return HttpResponse()
+
+
+def _fetch_row(
+    request: HttpRequest, org_id: str, connection_id: str
+) -> ConnectionRow | HttpResponse:
+    try:
+        enabled = auth0.get_enabled_connection(org_id=org_id, connection_id=connection_id)
+    except auth0.NotFound:
+        return _gone(request, connection_id)
+    except auth0.Auth0Error as exc:
+        flash.report(request, exc, subject="connection")
+        return _no_swap()
+    return _row(enabled, _domain_levels(request))
+
+
+@require_GET
+def connection_list(request: HttpRequest, org_id: str) -> HttpResponse:
+    """F2: the organization's enabled connections with their domain-level status."""
+    if not request.htmx:
+        return redirect("orgs:detail", org_id)
+    rows: list[ConnectionRow] = []
+    failed = False
+    try:
+        enabled = auth0.list_enabled_connections(org_id=org_id)
+    except auth0.Auth0Error as exc:
+        flash.report(request, exc, subject="organization")
+        failed = True
+    else:
+        index = _domain_levels(request) if enabled else {}
+        rows = [_row(e, index) for e in enabled]
+    context = {"org_id": org_id, "rows": rows, "failed": failed}
+    return render(request, f"{TEMPLATE}#connection-list", context)
+
+
+@require_GET
+def connection_row(request: HttpRequest, org_id: str, connection_id: str) -> HttpResponse:
+    """One row, fresh from Auth0 (what Cancel on a confirm step goes back to)."""
+    row = _fetch_row(request, org_id, connection_id)
+    return row if isinstance(row, HttpResponse) else _render_row(request, org_id, row)
+
+
+@require_http_methods(["GET", "POST"])
+@operator_required
+def domain_level(request: HttpRequest, org_id: str, connection_id: str) -> HttpResponse:
+    """F3: confirm (GET), then set (POST) the connection's tenant-wide domain-level status."""
+    if request.method == "GET":
+        row = _fetch_row(request, org_id, connection_id)
+        if isinstance(row, HttpResponse):
+            return row
+        return _render_row(request, org_id, row, "confirm-domain-level")
+    wanted = request.POST.get("is_domain_connection")
+    if wanted not in ("true", "false"):
+        messages.error(
+            request, "Nothing was changed: the requested domain-level status is missing."
+        )
+        return _no_swap()
+    enabled = wanted == "true"
+    try:
+        connection = auth0.set_domain_connection(connection_id=connection_id, enabled=enabled)
+    except auth0.Auth0Error as exc:
+        flash.report(request, exc, subject="connection", changing=True)
+        return _no_swap()
+    state = "now domain-level" if connection.is_domain_connection else "no longer domain-level"
+    messages.success(request, f"The connection {connection.name} is {state} for the whole tenant.")
+    row = _fetch_row(request, org_id, connection_id)
+    return row if isinstance(row, HttpResponse) else _render_row(request, org_id, row)
+
+
+@require_http_methods(["GET", "POST"])
+@operator_required
+def remove(request: HttpRequest, org_id: str, connection_id: str) -> HttpResponse:
+    """F4: confirm (GET), then remove (POST) the connection from this organization."""
+    if request.method == "GET":
+        row = _fetch_row(request, org_id, connection_id)
+        if isinstance(row, HttpResponse):
+            return row
+        return _render_row(request, org_id, row, "confirm-remove")
+    try:
+        auth0.remove_enabled_connection(org_id=org_id, connection_id=connection_id)
+    except auth0.NotFound:
+        return _gone(request, connection_id)
+    except auth0.Auth0Error as exc:
+        flash.report(request, exc, subject="connection", changing=True)
+        return _no_swap()
+    name = request.POST.get("name", "")[:128] or connection_id
+    messages.success(
+        request,
+        f"Removed the connection {name} from this organization. "
+        "Its users can no longer log in to the organization with it.",
+    )
+    return HttpResponse()  # an empty swap removes the row in place

@@ -1,0 +1,272 @@
+"""Organizations (F1) and their members and member roles (F5, F6).
+
+Every view calls the service module (`adminsite.auth0`) and turns its typed errors into flash
+messages; in-page actions answer htmx with the partial that changed.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from adminsite import auth0, flash
+from adminsite.permissions import operator_required
+from orgs.forms import MAX_ROLES_PER_MEMBER, AssignRolesForm, MemberForm, RemoveRoleForm
+
+PAGE_SIZE = 50
+ORG_ID = re.compile(r"^org_[A-Za-z0-9]{1,46}$")
+ORG_NAME = re.compile(r"^[a-z0-9_-]{1,50}$")
+CURSOR = re.compile(r"^[A-Za-z0-9_=+/-]{1,512}$")
+DETAIL = "orgs/organization_detail.html"
+
+
+def _cursor(request: HttpRequest, key: str = "from") -> str | None:
+    value = request.GET.get(key, "")
+    return value if CURSOR.match(value) else None
+
+
+def _previous_cursor(
+    request: HttpRequest, trail: str, cursor: str | None, nxt: str | None
+) -> str | None:
+    """Checkpoint cursors go forward only: remember, per session, which page led to which.
+
+    Returns the cursor of the page before `cursor` ("" for the first page), or None if unknown.
+    """
+    pages: dict[str, str] = request.session.get(trail, {})
+    if nxt:
+        pages[nxt] = cursor or ""
+        if len(pages) > 500:  # bound the session: forget the oldest links
+            pages = dict(list(pages.items())[-500:])
+        request.session[trail] = pages
+    return pages.get(cursor) if cursor else None
+
+
+# --- Organizations ---------------------------------------------------------------------------
+
+
+@require_GET
+def organization_list(request: HttpRequest) -> HttpResponse:
+    """F1: one page of organizations (checkpoint paging), or a jump to one by id or name."""
+    query = request.GET.get("q", "").strip()
+    if query:
+        return _jump_to_organization(request, query)
+    cursor = _cursor(request)
+    page = None
+    try:
+        page = auth0.list_organizations(from_=cursor, take=PAGE_SIZE)
+    except auth0.Auth0Error as exc:
+        flash.report(request, exc, subject="page of organizations")
+    previous = _previous_cursor(request, "org_pages", cursor, page.next if page else None)
+    context = {"page": page, "cursor": cursor, "previous": previous}
+    template = "orgs/organization_list.html"
+    if request.htmx and request.htmx.target == "org-table":
+        template += "#org-table"
+    return render(request, template, context)
+
+
+def _jump_to_organization(request: HttpRequest, query: str) -> HttpResponse:
+    if ORG_ID.match(query):
+        lookup, kind = (lambda: auth0.get_organization(org_id=query)), "id"
+    elif ORG_NAME.match(query.lower()):
+        query = query.lower()
+        lookup, kind = (lambda: auth0.get_organization_by_name(name=query)), "name"
+    else:
+        messages.error(
+            request,
+            "Type an organization id (org_…) or its exact name "
+            "(lowercase letters, digits, - and _; at most 50 characters).",
+        )
+        return _back_to_list(request)
+    try:
+        org = lookup()
+    except auth0.NotFound:
+        messages.warning(request, f"No organization has the {kind} “{query}”.")
+        return _back_to_list(request)
+    except auth0.Auth0Error as exc:
+        flash.report(request, exc, subject="organization")
+        return _back_to_list(request)
+    url = reverse("orgs:detail", args=[org.id])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _back_to_list(request: HttpRequest) -> HttpResponse:
+    if request.htmx:
+        response = HttpResponse()
+        response["HX-Reswap"] = "none"
+        return response
+    return redirect("orgs:list")
+
+
+@require_GET
+def organization_detail(request: HttpRequest, org_id: str) -> HttpResponse:
+    """F2/F5 shell: the organization; its connections and members load as parts."""
+    org = None
+    try:
+        org = auth0.get_organization(org_id=org_id)
+    except auth0.Auth0Error as exc:
+        flash.report(request, exc, subject="organization")
+    return render(request, DETAIL, {"org": org, "org_id": org_id})
+
+
+# --- Members (F5) ----------------------------------------------------------------------------
+
+
+@require_GET
+def member_list(request: HttpRequest, org_id: str) -> HttpResponse:
+    """F5: one page of members with their roles, or the members matching an email."""
+    if not request.htmx:
+        return redirect("orgs:detail", org_id)
+    email = request.GET.get("email", "").strip()[:254]
+    cursor = _cursor(request)
+    members: list[auth0.Member] = []
+    nxt = previous = None
+    failed = False
+    try:
+        if email:
+            members = auth0.find_members(org_id=org_id, email=email)
+        else:
+            page = auth0.list_members(org_id=org_id, from_=cursor, take=PAGE_SIZE)
+            members, nxt = page.members, page.next
+    except auth0.Auth0Error as exc:
+        flash.report(request, exc, subject="organization")
+        failed = True
+    if not email:
+        previous = _previous_cursor(request, f"member_pages:{org_id}", cursor, nxt)
+    context = {
+        "org_id": org_id,
+        "members": members,
+        "email": email,
+        "cursor": cursor,
+        "next": nxt,
+        "previous": previous,
+        "failed": failed,
+    }
+    return render(request, f"{DETAIL}#member-list", context)
+
+
+# --- Member roles (F6) -----------------------------------------------------------------------
+
+
+def _roles_cell(
+    request: HttpRequest, org_id: str, user_id: str, roles: list[auth0.Role] | None = None
+) -> HttpResponse:
+    """Re-render one member's roles cell, fetching the roles unless given."""
+    if roles is None:
+        try:
+            roles = auth0.get_member_roles(org_id=org_id, user_id=user_id)
+        except auth0.Auth0Error as exc:
+            flash.report(request, exc, subject="member")
+            return _no_swap()
+    context = {"org_id": org_id, "member": {"user_id": user_id, "roles": roles}}
+    return render(request, f"{DETAIL}#roles-cell", context)
+
+
+def _no_swap(status: int = 200) -> HttpResponse:
+    """Leave the page as it is (the flash message explains why)."""
+    response = HttpResponse(status=status)
+    response["HX-Reswap"] = "none"
+    return response
+
+
+def _invalid(request: HttpRequest, form: MemberForm) -> HttpResponse:
+    errors = "; ".join(e for errs in form.errors.values() for e in errs)
+    messages.error(request, f"Nothing was changed: {errors}")
+    return _no_swap(status=400)
+
+
+@require_GET
+def member_roles(request: HttpRequest, org_id: str) -> HttpResponse:
+    """A member's roles cell (also what Cancel in the role picker goes back to)."""
+    form = MemberForm(request.GET)
+    if not form.is_valid():
+        return _invalid(request, form)
+    return _roles_cell(request, org_id, form.cleaned_data["user_id"])
+
+
+@require_GET
+def role_picker(request: HttpRequest, org_id: str) -> HttpResponse:
+    """F6: the searchable picker of tenant roles for one member (GET /roles?name_filter=)."""
+    form = MemberForm(request.GET)
+    if not form.is_valid():
+        return _invalid(request, form)
+    user_id = form.cleaned_data["user_id"]
+    query = request.GET.get("q", "").strip()[:100]
+    only_options = request.htmx and request.GET.get("options") == "1"
+    try:
+        roles = auth0.list_roles(name_filter=query)
+        current = [] if only_options else auth0.get_member_roles(org_id=org_id, user_id=user_id)
+    except auth0.Auth0Error as exc:
+        flash.report(request, exc, subject="member")
+        return _no_swap()
+    assigned = {r.id for r in current} if not only_options else set(request.GET.getlist("assigned"))
+    context = {
+        "org_id": org_id,
+        "member": {"user_id": user_id, "roles": current},
+        "assigned": assigned,
+        "roles": roles,
+        "q": query,
+        "max_roles": MAX_ROLES_PER_MEMBER,
+    }
+    partial = "role-options" if only_options else "role-picker"
+    return render(request, f"{DETAIL}#{partial}", context)
+
+
+@require_POST
+@operator_required
+def assign_roles(request: HttpRequest, org_id: str) -> HttpResponse:
+    """F6: assign the picked roles, within Auth0's limit of 50 roles per member."""
+    form = AssignRolesForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, form)
+    user_id, picked = form.cleaned_data["user_id"], form.cleaned_data["roles"]
+    try:
+        current = auth0.get_member_roles(org_id=org_id, user_id=user_id)
+        new = [r for r in picked if r not in {c.id for c in current}]
+        if not new:
+            messages.info(request, "The member already has every role you picked.")
+            return _roles_cell(request, org_id, user_id, current)
+        if len(current) + len(new) > MAX_ROLES_PER_MEMBER:
+            messages.error(
+                request,
+                f"Nothing was assigned: the member has {len(current)} roles in this organization "
+                f"and Auth0 allows at most {MAX_ROLES_PER_MEMBER}. Pick at most "
+                f"{MAX_ROLES_PER_MEMBER - len(current)}, or remove some roles first.",
+            )
+            return _roles_cell(request, org_id, user_id, current)
+        auth0.assign_member_roles(org_id=org_id, user_id=user_id, role_ids=new)
+    except auth0.Auth0Error as exc:
+        flash.report(request, exc, subject="member", changing=True)
+        return _no_swap()
+    roles = None
+    try:
+        roles = auth0.get_member_roles(org_id=org_id, user_id=user_id)
+        names = ", ".join(r.name for r in roles if r.id in new)
+        messages.success(request, f"Assigned {names or len(new)} to {user_id}.")
+    except auth0.Auth0Error:
+        messages.success(request, f"Assigned {len(new)} role(s) to {user_id}; reload to see them.")
+        return _no_swap()
+    return _roles_cell(request, org_id, user_id, roles)
+
+
+@require_POST
+@operator_required
+def remove_role(request: HttpRequest, org_id: str) -> HttpResponse:
+    """F6: remove one role from a member."""
+    form = RemoveRoleForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, form)
+    user_id, role_id = form.cleaned_data["user_id"], form.cleaned_data["role"]
+    try:
+        auth0.remove_member_roles(org_id=org_id, user_id=user_id, role_ids=[role_id])
+    except auth0.Auth0Error as exc:
+        flash.report(request, exc, subject="member", changing=True)
+        return _no_swap()
+    label = request.POST.get("role_name", "")[:100] or role_id
+    messages.success(request, f"Removed the role {label} from {user_id}.")
+    return _roles_cell(request, org_id, user_id)

@@ -1,0 +1,104 @@
+"""Shared fixtures: the sandbox tenant (in-process or over HTTP), users, and the browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+# Playwright's sync API keeps an asyncio loop running in the main thread for the whole session;
+# Django's async-unsafe guard would then refuse ORM calls from tests. Nothing in Django runs
+# concurrently with that loop, so the guard is switched off for tests, and only here.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+    }
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings) -> None:  # type: ignore[no-untyped-def]
+    # Production uses whitenoise's manifest storage, which needs collectstatic first.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def tenant():
+    """The process-wide in-process sandbox tenant, freshly seeded for this test."""
+    from adminsite.sandbox import default_tenant
+
+    t = default_tenant()
+    t.reset()
+    yield t
+    t.clear_faults()
+    t.reset()
+
+
+@pytest.fixture(scope="session")
+def _sandbox_server():
+    from adminsite.sandbox import Tenant, serve
+
+    tenant = Tenant(organizations=1100, big_org_members=1100)
+    server = serve(tenant)
+    yield server, tenant
+    server.shutdown()
+
+
+@pytest.fixture
+def http_tenant(_sandbox_server, settings):
+    """A sandbox tenant served over real HTTP, with Org Desk pointed at it like at Auth0."""
+    server, t = _sandbox_server
+    settings.AUTH0_SANDBOX = False
+    settings.AUTH0_BASE_URL = server.url
+    settings.AUTH0_AUDIENCE = server.url + "/api/v2/"
+    settings.AUTH0_CLIENT_ID = "org-desk-sandbox"
+    settings.AUTH0_CLIENT_SECRET = "sandbox-secret"
+    settings.AUTH0_TIMEOUT = 2.0
+    t.reset()
+    yield t
+    t.clear_faults()
+
+
+@pytest.fixture
+def operator(django_user_model):
+    return django_user_model.objects.create_user(
+        "olivia", password="pw-operator", is_superuser=True
+    )
+
+
+@pytest.fixture
+def viewer(django_user_model):
+    return django_user_model.objects.create_user("victor", password="pw-viewer")
+
+
+@pytest.fixture
+def operator_client(client, operator):
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
+def viewer_client(client, viewer):
+    client.force_login(viewer)
+    return client

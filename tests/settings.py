@@ -1,0 +1,22 @@
+"""Test settings: always the sandbox tenant, whatever a developer's .env says."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["AUTH0_DOMAIN"] = ""  # read_env() never overrides a variable that is set
+os.environ["CACHE_URL"] = os.environ.get("TEST_CACHE_URL", "locmemcache://org-desk-tests")
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-deployment")
+os.environ.setdefault("DEBUG", "false")
+
+from adminsite.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The live server is plain http on 127.0.0.1: the browser would drop Secure cookies.
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+SECURE_SSL_REDIRECT = False
+SECURE_HSTS_SECONDS = 0
+# Tests seed a smaller sandbox unless a test asks for more.
+SANDBOX_ORGANIZATIONS = 1100
+SANDBOX_BIG_ORG_MEMBERS = 1100

@@ -1,0 +1,170 @@
+"""Members with roles (F5) and role assignment (F6), through the views."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from adminsite import auth0
+from tests.helpers import HTMX, api_calls, mutations, org_id
+
+
+@pytest.fixture
+def acme(tenant) -> str:
+    return org_id("acme")
+
+
+def _members(acme: str) -> list[auth0.Member]:
+    return auth0.list_members(org_id=acme).members
+
+
+def _roles_not_held(member: auth0.Member, n: int) -> list[str]:
+    held = {r.id for r in member.roles}
+    return [r.id for r in auth0.list_roles(per_page=50) if r.id not in held][:n]
+
+
+def test_members_part_lists_members_with_roles_in_one_call(operator_client, tenant, acme) -> None:
+    members = _members(acme)
+    tenant.clear_log()
+    r = operator_client.get(reverse("orgs:members", args=[acme]), headers=HTMX)
+    body = r.content.decode()
+    assert body.count('data-testid="member-row"') == len(members)
+    with_roles = next(m for m in members if m.roles)
+    assert with_roles.roles[0].name in body
+    [call] = api_calls(tenant)
+    assert "fields=user_id%2Cemail%2Cname%2Cpicture%2Croles" in call["query"]
+
+
+def test_hostile_member_names_are_escaped(operator_client, tenant) -> None:
+    body = operator_client.get(
+        reverse("orgs:members", args=[org_id("acme")]), headers=HTMX
+    ).content.decode()
+    assert "<script>" not in body and "<b>" not in body
+
+
+def test_members_page_through_more_than_a_thousand(operator_client, tenant) -> None:
+    big = org_id("big-co")
+    seen: set[str] = set()
+    cursor = None
+    for _ in range(60):
+        r = operator_client.get(
+            reverse("orgs:members", args=[big]), {"from": cursor} if cursor else {}, headers=HTMX
+        )
+        seen.update(m.user_id for m in r.context["members"])
+        cursor = r.context["next"]
+        if not cursor:
+            break
+    assert len(seen) == 1100
+
+
+def test_find_member_by_email(operator_client, tenant, acme) -> None:
+    target = next(m for m in _members(acme) if m.email)
+    r = operator_client.get(
+        reverse("orgs:members", args=[acme]), {"email": target.email.upper()}, headers=HTMX
+    )
+    found = r.context["members"]
+    assert found and found[0].user_id == target.user_id
+
+
+def test_role_picker_searches_tenant_roles(operator_client, tenant, acme) -> None:
+    member = _members(acme)[0]
+    any_role = auth0.list_roles()[0]
+    word = any_role.name.split()[0]
+    r = operator_client.get(
+        reverse("orgs:role-picker", args=[acme]),
+        {"user_id": member.user_id, "q": word},
+        headers=HTMX,
+    )
+    body = r.content.decode()
+    assert any_role.name in body and "of 50 roles assigned" in body
+    assert any(c["query"] and "name_filter=" in c["query"] for c in api_calls(tenant))
+
+
+@pytest.mark.parametrize("needle", ["/", "|"])
+def test_assign_roles_to_member_with_awkward_id(operator_client, tenant, acme, needle) -> None:
+    member = next(m for m in _members(acme) if needle in m.user_id and len(m.roles) < 40)
+    picked = _roles_not_held(member, 2)
+    tenant.clear_log()
+    r = operator_client.post(
+        reverse("orgs:assign-roles", args=[acme]),
+        {"user_id": member.user_id, "roles": picked},
+        headers=HTMX,
+    )
+    body = r.content.decode()
+    assert r.status_code == 200 and "Assigned" in body
+    [post] = mutations(tenant)
+    from urllib.parse import quote
+
+    assert (
+        post["raw_path"]
+        == f"/api/v2/organizations/{acme}/members/{quote(member.user_id, safe='')}/roles"
+    )
+    assert "%2F" in post["raw_path"] or "%7C" in post["raw_path"]
+    assert post["json"] == {"roles": picked}
+    now = {r.id for r in auth0.get_member_roles(org_id=acme, user_id=member.user_id)}
+    assert set(picked) <= now
+
+
+def test_assign_refuses_past_fifty_roles_without_calling(operator_client, tenant, acme) -> None:
+    member = next(
+        m
+        for m in _members(acme)
+        if len(auth0.get_member_roles(org_id=acme, user_id=m.user_id)) == 49
+    )
+    picked = _roles_not_held(member, 2)
+    tenant.clear_log()
+    r = operator_client.post(
+        reverse("orgs:assign-roles", args=[acme]),
+        {"user_id": member.user_id, "roles": picked},
+        headers=HTMX,
+    )
+    assert "Auth0 allows at most 50" in r.content.decode()
+    assert mutations(tenant) == []
+
+
+def test_remove_role(operator_client, tenant, acme) -> None:
+    member = next(m for m in _members(acme) if m.roles)
+    role = member.roles[0]
+    r = operator_client.post(
+        reverse("orgs:remove-role", args=[acme]),
+        {"user_id": member.user_id, "role": role.id, "role_name": role.name},
+        headers=HTMX,
+    )
+    assert f"Removed the role {role.name}" in r.content.decode()
+    assert role.id not in {
+        x.id for x in auth0.get_member_roles(org_id=acme, user_id=member.user_id)
+    }
+    [delete] = mutations(tenant)
+    assert delete["method"] == "DELETE" and delete["json"] == {"roles": [role.id]}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"user_id": "", "roles": ["rol_abc"]},
+        {"user_id": "auth0|x\n", "roles": ["rol_abc"]},
+        {"user_id": "auth0|x", "roles": ["../../roles"]},
+        {"user_id": "auth0|x", "roles": []},
+        {"user_id": "a" * 300, "roles": ["rol_abc"]},
+    ],
+)
+def test_assign_rejects_hostile_input_without_calling(operator_client, tenant, acme, data) -> None:
+    tenant.clear_log()
+    r = operator_client.post(reverse("orgs:assign-roles", args=[acme]), data, headers=HTMX)
+    assert r.status_code == 400 and "Nothing was changed" in r.content.decode()
+    assert api_calls(tenant) == []
+
+
+def test_viewer_cannot_assign_or_remove(viewer_client, tenant, acme) -> None:
+    member = _members(acme)[0]
+    tenant.clear_log()
+    for name in ("orgs:assign-roles", "orgs:remove-role"):
+        r = viewer_client.post(
+            reverse(name, args=[acme]),
+            {"user_id": member.user_id, "roles": ["rol_x"], "role": "rol_x"},
+            headers=HTMX,
+        )
+        assert r.status_code == 403
+    assert api_calls(tenant) == []
+    body = viewer_client.get(reverse("orgs:members", args=[acme]), headers=HTMX).content.decode()
+    assert "Add roles…" not in body and "Remove role" not in body
