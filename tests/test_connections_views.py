@@ -62,7 +62,7 @@ def test_toggle_sends_exactly_the_flag_and_swaps_the_row(operator_client, tenant
     body = r.content.decode()
     assert f'id="conn-{conn.connection_id}"' in body and "Domain-level" in body
     assert "is now domain-level for the whole tenant" in body  # the OOB flash message
-    assert 'hx-swap-oob="true"' in body
+    assert 'hx-swap-oob="afterbegin:#messages"' in body
     [patch] = mutations(tenant)
     assert (
         patch["method"] == "PATCH"

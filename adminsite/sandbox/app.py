@@ -133,7 +133,7 @@ class SandboxApp:
             response = self._api(method, raw_path, raw_query, body, environ)
         else:
             response = Response(404, error_body(404, "Not Found"))
-        response.headers.update(extra_headers)
+        _override(response.headers, extra_headers)
         return response
 
     def _fault_response(
@@ -150,7 +150,7 @@ class SandboxApp:
                 headers.update(self.tenant.exhausted_rate_headers())
             if status == 401:
                 headers["WWW-Authenticate"] = WWW_AUTHENTICATE
-        headers.update(fault.headers)
+        _override(headers, fault.headers)
         return Response(status, body, headers)
 
     def _standard_body(self, status: int, method: str, raw_path: str, raw_query: str) -> Any:
@@ -304,3 +304,11 @@ def _logged_json(body: bytes) -> Any:
 def make_app(tenant: Tenant) -> WSGIApp:
     """The sandbox tenant as a WSGI callable."""
     return SandboxApp(tenant)
+
+
+def _override(headers: dict[str, str], extra: dict[str, str]) -> None:
+    """Set `extra` on `headers`, replacing any header of the same name in another case."""
+    lowered = {name.lower() for name in extra}
+    for name in [n for n in headers if n.lower() in lowered]:
+        del headers[name]
+    headers.update(extra)
