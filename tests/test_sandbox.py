@@ -662,6 +662,49 @@ def test_add_and_remove_members(api: Api) -> None:
     assert newcomer not in {m["user_id"] for m in api.get(base, per_page=100).json()}
 
 
+def test_user_search_finds_members_by_email(api: Api, sandbox: Tenant) -> None:
+    big = org(api, "big-co")
+    target = next(u for u in sandbox.store.members[big] if "/" in u)
+    email = sandbox.store.users[target]["email"]
+    fields = {"fields": "user_id,email,name,picture", "include_fields": "true"}
+    # Exact and case-insensitive, within the organization only.
+    q = f'organization_id:"{big}" AND email:"{email.upper()}"'
+    found = api.get("/users", q=q, search_engine="v3", **fields).json()
+    assert [u["user_id"] for u in found] == [target]
+    assert set(found[0]) == {"user_id", "email", "name", "picture"}
+    acme = org(api, "acme")
+    assert api.get("/users", q=f'organization_id:"{acme}" AND email:"{email}"').json() == []
+    # A prefix with Lucene escapes; totals in the search shape.
+    local = email.split("@")[0]
+    prefix = local[:-1].replace(".", "\\.")
+    body = api.get(
+        "/users", q=f'organization_id:"{big}" AND email:{prefix}*', include_totals="true"
+    ).json()
+    assert set(body) == {"users", "start", "limit", "length", "total"}
+    assert target in {u["user_id"] for u in body["users"]}
+    assert all(u["email"].startswith(local[:-1]) for u in body["users"])
+    # Auth0's 1,000-result window and per_page bound apply.
+    r = api.get("/users", q=f'organization_id:"{big}"', page=20, per_page=50)
+    assert r.status_code == 400 and r.json()["errorCode"] == "invalid_paging"
+
+
+@pytest.mark.parametrize(
+    "q", ['name:"jane"', 'email:"a@b" OR email:"c@d"', "email:", 'organization_id:"x" AND']
+)
+def test_user_search_refuses_what_it_does_not_understand(api: Api, q: str) -> None:
+    r = api.get("/users", q=q)
+    assert r.status_code == 400 and r.json()["errorCode"] == "invalid_query_string"
+    assert api.get("/users", q='email:"a@b"', search_engine="v1").status_code == 400
+    assert api.get("/users", q='email:"a@b"', name="x").status_code == 400
+
+
+def test_user_search_needs_read_users(api: Api, sandbox: Tenant) -> None:
+    sandbox.set_scopes(["read:organization_members"])
+    r = api.get("/users", q='email:"a@b.example"')
+    assert r.status_code == 403
+    assert r.json()["message"] == "Insufficient scope, expected any of: read:users"
+
+
 # --- roles --------------------------------------------------------------------------------------
 
 

@@ -31,6 +31,7 @@ from .endpoints_orgs import (
     patch_connection,
     patch_enabled,
 )
+from .endpoints_users import search_users
 
 __all__ = ["ROUTES", "Ctx", "Route", "match"]
 
@@ -109,6 +110,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", ("connections", "{cid}"), get_connection, _fixed(("read:connections",))),
     Route("PATCH", ("connections", "{cid}"), patch_connection, _patch_connection_scopes),
     Route("GET", ("roles",), list_roles, _fixed(("read:roles",))),
+    Route("GET", ("users",), search_users, _fixed(("read:users",))),
     Route("GET", ("roles", "{rid}"), get_role, _fixed(("read:roles",))),
 )
 

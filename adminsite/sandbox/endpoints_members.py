@@ -12,7 +12,7 @@ from .params import (
     OFFSET_PARAMS,
     STR,
     ApiError,
-    checkpoint_page,
+    checkpoint_window,
     is_checkpoint,
     offset_page,
     parse_body,
@@ -45,12 +45,13 @@ def list_members(ctx: Ctx) -> tuple[int, Any]:
             fields = [f for f in (*MEMBER_FIELDS, "roles") if f in wanted]
         else:
             fields = [f for f in MEMBER_FIELDS if f not in wanted]
-    members = ctx.store.members[oid]
-    ids = sorted(members, key=lambda uid: (members[uid], uid))
+    order = ctx.store.member_order(oid)
+    ids = order.ids
     if is_checkpoint(q):
         # Observed: `next` on every non-empty page (even a short last one), then a final empty
         # page without it.
-        chunk, cursor, _ = checkpoint_page(ids, lambda uid: (members[uid], uid), q)
+        start, end, cursor, _ = checkpoint_window(order.keys, q)
+        chunk = ids[start:end]
         body: dict[str, Any] = {"members": [_member_item(ctx.store, oid, u, fields) for u in chunk]}
         if cursor:
             body["next"] = cursor
@@ -73,6 +74,7 @@ def add_members(ctx: Ctx) -> tuple[int, Any]:
             raise ApiError(404, "The user does not exist.", "inexistent_user")
     for user_id in body["members"]:
         ctx.store.members[oid].setdefault(user_id, ctx.store.now())
+    ctx.store.touch()
     return 204, None
 
 
@@ -85,6 +87,7 @@ def delete_members(ctx: Ctx) -> tuple[int, Any]:
     for user_id in body["members"]:
         ctx.store.members[oid].pop(user_id, None)
         ctx.store.member_roles.pop((oid, user_id), None)
+    ctx.store.touch()
     return 204, None
 
 

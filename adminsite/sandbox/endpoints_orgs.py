@@ -22,6 +22,7 @@ from .params import (
     ApiError,
     Q,
     checkpoint_page,
+    checkpoint_window,
     is_checkpoint,
     offset_page,
     parse_body,
@@ -40,30 +41,18 @@ def list_orgs(ctx: Ctx) -> tuple[int, Any]:
         {**OFFSET_PARAMS, **CHECKPOINT_PARAMS, "sort": SORT, "include_client_association_for": STR},
     )
     store = ctx.store
-    ids = sorted(store.orgs, key=lambda oid: (store.org_created[oid], oid))
-    sort = q.get("sort")
-    if sort and sort != "created_at:1":
-        field, direction = sort.split(":")
-        if field == "created_at":
-            ids.reverse()
-        else:
-            ids.sort(key=lambda oid: (store.orgs[oid][field], oid), reverse=direction == "-1")
-    orgs = [store.orgs[oid] for oid in ids]
+    order = store.org_order(q.get("sort"))
     if is_checkpoint(q):
-        chunk, cursor, more = checkpoint_page(
-            orgs,
-            lambda o: (store.org_created[o["id"]], o["id"]),
-            q,
-            ordered_by_key=not sort or sort == "created_at:1",
-        )
+        start, end, cursor, more = checkpoint_window(order.keys, q, position=order.position)
+        chunk = [store.orgs[oid] for oid in order.ids[start:end]]
         body: dict[str, Any] = {"organizations": copy.deepcopy(chunk)}
         if more and cursor:
             body["next"] = cursor
         return 200, body
-    items, start, limit = offset_page(orgs, q)
-    items = copy.deepcopy(items)
+    ids, start, limit = offset_page(order.ids, q)
+    items = copy.deepcopy([store.orgs[oid] for oid in ids])
     if q.get("include_totals"):
-        return 200, totals("organizations", items, start, limit, len(orgs))
+        return 200, totals("organizations", items, start, limit, len(order.ids))
     return 200, items
 
 

@@ -7,7 +7,7 @@ import binascii
 import json
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -242,6 +242,34 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     return created_at, ident
 
 
+def checkpoint_window(
+    keys: Sequence[tuple[str, str]],
+    q: dict[str, Any],
+    *,
+    position: Mapping[str, int] | None = None,
+) -> tuple[int, int, str | None, bool]:
+    """A checkpoint page over sorted cursor keys (created_at, id): (start, end, cursor of the
+    last item or None, whether more follow).
+
+    Without `position` the keys are in cursor order and the cursor is found by bisection;
+    with it (another sort order) the cursor's id is looked up there.
+    """
+    take = q.get("take", 50)
+    start = 0
+    if q.get("from"):
+        cursor = decode_cursor(q["from"])
+        if position is None:
+            start = bisect_right(keys, cursor)
+        else:
+            found = position.get(cursor[1])
+            if found is None:
+                raise query_error("Invalid checkpoint value", "from")
+            start = found + 1
+    end = min(start + take, len(keys))
+    cursor_out = encode_cursor(*keys[end - 1]) if end > start else None
+    return start, end, cursor_out, end < len(keys)
+
+
 def checkpoint_page(
     items: Sequence[Any],
     key: Callable[[Any], tuple[str, str]],
@@ -249,23 +277,9 @@ def checkpoint_page(
     *,
     ordered_by_key: bool = True,
 ) -> tuple[list[Any], str | None, bool]:
-    """A checkpoint page: (items, cursor of the last item or None, whether more follow).
-
-    `items` are sorted; when `ordered_by_key` the cursor (created_at, id) is located by bisection,
-    otherwise (another sort order) by finding the id it names.
-    """
-    take = q.get("take", 50)
-    start = 0
-    if q.get("from"):
-        cursor = decode_cursor(q["from"])
-        if ordered_by_key:
-            start = bisect_right([key(item) for item in items], cursor)
-        else:
-            ids = [key(item)[1] for item in items]
-            if cursor[1] not in ids:
-                raise query_error("Invalid checkpoint value", "from")
-            start = ids.index(cursor[1]) + 1
-    chunk = list(items[start : start + take])
-    more = start + take < len(items)
-    cursor_out = encode_cursor(*key(chunk[-1])) if chunk else None
-    return chunk, cursor_out, more
+    """A checkpoint page of sorted `items`: (items, cursor of the last item or None, whether
+    more follow). For small lists; big ones use checkpoint_window over a cached order."""
+    keys = [key(item) for item in items]
+    position = None if ordered_by_key else {k[1]: i for i, k in enumerate(keys)}
+    start, end, cursor, more = checkpoint_window(keys, q, position=position)
+    return list(items[start:end]), cursor, more

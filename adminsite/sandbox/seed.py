@@ -6,6 +6,7 @@ import copy
 import hashlib
 import random
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,9 +30,23 @@ ALNUM = string.ascii_letters + string.digits
 EPOCH = datetime(2022, 3, 1, 9, 0, 0)  # naive UTC, like the cursors' "...UTC"
 
 
+@dataclass(frozen=True)
+class Order:
+    """A list in one sort order: ids, their (created_at, id) cursor keys, and (for an order
+    other than the cursor's) each id's position."""
+
+    ids: list[str]
+    keys: list[tuple[str, str]]
+    position: dict[str, int] | None = None
+
+
 @dataclass
 class Store:
-    """The tenant's data. Not thread-safe by itself: the Tenant's lock guards it."""
+    """The tenant's data. Not thread-safe by itself: the Tenant's lock guards it.
+
+    Sort orders are computed once and cached (a page of a 20,000-organization tenant costs a
+    bisection, not a sort); `touch()` after a change drops them.
+    """
 
     orgs: dict[str, dict[str, Any]] = field(default_factory=dict)
     org_created: dict[str, str] = field(default_factory=dict)
@@ -47,6 +62,50 @@ class Store:
     # org id -> {connection id: {assign_membership_on_login, show_as_button, is_signup_enabled}}
     enabled: dict[str, dict[str, dict[str, bool]]] = field(default_factory=dict)
     clock: datetime = EPOCH
+    version: int = 0
+    _orders: dict[tuple[str, str], tuple[tuple[int, int], Order]] = field(
+        default_factory=dict, repr=False
+    )
+
+    def touch(self) -> None:
+        """Forget the cached sort orders (call after adding or removing organizations or
+        members)."""
+        self.version += 1
+
+    def _cached(self, what: tuple[str, str], size: int, build: Callable[[], Order]) -> Order:
+        stamp = (self.version, size)  # the size also catches a change made without touch()
+        hit = self._orders.get(what)
+        if hit is None or hit[0] != stamp:
+            hit = (stamp, build())
+            self._orders[what] = hit
+        return hit[1]
+
+    def org_order(self, sort: str | None = None) -> Order:
+        """Organizations by created_at (Auth0's default), or by `sort` ("field:1|-1")."""
+        sort = sort or "created_at:1"
+        return self._cached(("orgs", sort), len(self.orgs), lambda: self._org_order(sort))
+
+    def _org_order(self, sort: str) -> Order:
+        keys = sorted((self.org_created[oid], oid) for oid in self.orgs)
+        if sort == "created_at:1":
+            return Order([k[1] for k in keys], keys)
+        name, direction = sort.split(":")
+        if name == "created_at":
+            keys.reverse()
+        else:
+            keys.sort(key=lambda k: (self.orgs[k[1]][name], k[1]), reverse=direction == "-1")
+        ids = [k[1] for k in keys]
+        return Order(ids, keys, {oid: i for i, oid in enumerate(ids)})
+
+    def member_order(self, oid: str) -> Order:
+        """An organization's members by membership created_at."""
+        members = self.members[oid]
+
+        def build() -> Order:
+            keys = sorted((created, uid) for uid, created in members.items())
+            return Order([k[1] for k in keys], keys)
+
+        return self._cached(("members", oid), len(members), build)
 
     def now(self) -> str:
         """A created_at later than everything seeded, strictly increasing."""
