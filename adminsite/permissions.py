@@ -1,4 +1,10 @@
-"""Who may change things: operators. Everyone else who is signed in is a read-only viewer."""
+"""Who may change things: operators. Everyone else who is signed in is a read-only viewer.
+
+The one source of truth is membership of Django's `operators` group (or being a superuser).
+Behind the SSO proxy with SSO_GROUPS_HEADER, adminsite.sso.SSOMiddleware sets that membership
+from the proxy's groups on every request, before any view or template asks; otherwise it is
+managed in Django's admin. Views, templates (`is_operator`) and checks all read it here.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ OPERATORS_GROUP = "operators"
 
 
 def is_operator(user: object) -> bool:
-    """Superusers and members of the `operators` group may change things."""
+    """Superusers and members of the `operators` group may change things (read fresh each time)."""
     if not getattr(user, "is_authenticated", False):
         return False
     if getattr(user, "is_superuser", False):

@@ -14,6 +14,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from adminsite import sso_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -144,6 +146,30 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "orgs:list"
 LOGOUT_REDIRECT_URL = "login"
 
+
+# --- SSO by trusted headers (adminsite/sso.py; docs/deploy.md) ------------------------------
+# With SSO_USER_HEADER set, the SSO proxy in front of Org Desk signs people in: its headers are
+# believed only from SSO_TRUSTED_PROXIES, and Django's login form stops being a way in.
+# Operators: anyone in one of SSO_OPERATOR_GROUPS (re-read on every request), and superusers.
+SSO_USER_HEADER = env("SSO_USER_HEADER", default="")
+SSO_GROUPS_HEADER = env("SSO_GROUPS_HEADER", default="")
+SSO_OPERATOR_GROUPS = env.list("SSO_OPERATOR_GROUPS", default=[])
+SSO_TRUSTED_PROXIES = env.list("SSO_TRUSTED_PROXIES", default=[])
+SSO_LOGOUT_URL = env("SSO_LOGOUT_URL", default="")  # the proxy's sign-out, e.g. /oauth2/sign_out
+# Check now, so a mistake stops start-up with a clear message (ImproperlyConfigured).
+sso_config.parse(
+    SSO_USER_HEADER, SSO_GROUPS_HEADER, SSO_OPERATOR_GROUPS, SSO_TRUSTED_PROXIES, SSO_LOGOUT_URL
+)
+# Both backends stand aside by themselves: passwords are refused while SSO is on, the proxy's
+# header is ignored while it is off.
+AUTHENTICATION_BACKENDS = ["adminsite.sso.PasswordBackend", "adminsite.sso.SSOBackend"]
+# Right after AuthenticationMiddleware (it needs request.user), before LoginRequiredMiddleware
+# (behind the proxy a request that is not signed in gets a 403 page, not the login form).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "adminsite.sso.SSOMiddleware",
+)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -180,7 +206,10 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+    # Plain http is redirected to https (the proxy says which it was: X-Forwarded-Proto),
+    # except the health check, which load balancers call on the private address.
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {

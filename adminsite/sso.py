@@ -1,0 +1,237 @@
+"""Sign-in by the company's SSO proxy, on Django's own remote-user machinery.
+
+With `SSO_USER_HEADER` set, the proxy in front of Org Desk says who the person is (their email)
+and, with `SSO_GROUPS_HEADER`, which groups they are in. Those headers are believed only when the
+request comes from an address in `SSO_TRUSTED_PROXIES`; from anywhere else they are ignored.
+
+- `SSOMiddleware` is Django's RemoteUserMiddleware reading the configured header. It signs the
+  person in (creating the user on first sight), switches users when the header names someone
+  else, and signs out anyone whose request does not carry a trusted header. On every request it
+  re-reads the groups and sets the person's membership of Org Desk's `operators` group, so
+  `permissions.is_operator` (views, templates, everything) sees a change at once.
+- Behind the proxy, Django's login form is not a way in: a request that is not signed in by the
+  proxy gets a 403 page saying why, and `PasswordBackend` accepts no password.
+- Without `SSO_USER_HEADER` all of this stands aside and Django's own login works as before.
+
+Settings are read on each request (checked and cached by adminsite.sso_config), so tests can
+switch SSO on and off with settings overrides.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib import auth, messages
+from django.contrib.auth.backends import ModelBackend, RemoteUserBackend
+from django.contrib.auth.middleware import RemoteUserMiddleware
+from django.contrib.auth.models import AbstractBaseUser, Group
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from adminsite import sso_config
+from adminsite.permissions import OPERATORS_GROUP
+
+logger = logging.getLogger(__name__)
+
+MAX_USERNAME = 150  # Django's User.username
+
+
+def current() -> sso_config.SSOConfig | None:
+    """The SSO configuration in force (None: SSO is off and Django's own login is used)."""
+    return sso_config.parse_cached(
+        getattr(settings, "SSO_USER_HEADER", "") or "",
+        getattr(settings, "SSO_GROUPS_HEADER", "") or "",
+        tuple(getattr(settings, "SSO_OPERATOR_GROUPS", ()) or ()),
+        tuple(getattr(settings, "SSO_TRUSTED_PROXIES", ()) or ()),
+        getattr(settings, "SSO_LOGOUT_URL", "") or "",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SSORequest:
+    """What the middleware found out about this request (request.sso; None when SSO is off)."""
+
+    config: sso_config.SSOConfig
+    trusted: bool  # REMOTE_ADDR is one of SSO_TRUSTED_PROXIES
+    claimed_user: str | None  # the user header's value, only when trusted
+    groups: frozenset[str]  # the groups header's values, only when trusted
+
+
+def valid_username(username: str) -> bool:
+    """An SSO name Org Desk accepts as a username: short enough, no spaces or control characters."""
+    return 0 < len(username) <= MAX_USERNAME and not any(
+        unicodedata.category(c)[0] in "CZ" for c in username
+    )
+
+
+class SSOBackend(RemoteUserBackend):
+    """Django's RemoteUserBackend for the proxy's email header; idle when SSO is off."""
+
+    create_unknown_user = True
+
+    def clean_username(self, username: str) -> str:
+        return username.strip().lower()
+
+    def authenticate(self, request: HttpRequest | None, remote_user: str | None):  # type: ignore[override]
+        if current() is None or not remote_user:
+            return None
+        if not valid_username(self.clean_username(remote_user)):
+            return None
+        return super().authenticate(request, remote_user)
+
+    def configure_user(self, request, user, created=True):  # type: ignore[no-untyped-def]
+        if created:
+            logger.info("SSO: first sign-in of %s, user created", user.get_username())
+            user.set_unusable_password()  # the proxy vouches for them; no password exists
+            if "@" in user.get_username():
+                user.email = user.get_username()
+            user.save(update_fields=["password", "email"])
+        return user
+
+    def get_user(self, user_id):  # type: ignore[no-untyped-def]
+        # A session made by the proxy is worth nothing once SSO is switched off.
+        return super().get_user(user_id) if current() is not None else None
+
+
+class PasswordBackend(ModelBackend):
+    """Django's username/password backend; it accepts no password while SSO is on."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):  # type: ignore[no-untyped-def]
+        if current() is not None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+def sync_operator_role(user: AbstractBaseUser, request_sso: SSORequest) -> None:
+    """Make the `operators` group membership match the proxy's groups, on every request.
+
+    Only with SSO_GROUPS_HEADER: without it, operators are managed in Django's admin.
+    """
+    config = request_sso.config
+    if config.groups_meta_key is None:
+        return
+    wanted = bool(request_sso.groups & config.operator_groups)
+    has = user.groups.filter(name=OPERATORS_GROUP).exists()  # type: ignore[attr-defined]
+    if wanted == has:
+        return
+    group, _ = Group.objects.get_or_create(name=OPERATORS_GROUP)
+    if wanted:
+        user.groups.add(group)  # type: ignore[attr-defined]
+    else:
+        user.groups.remove(group)  # type: ignore[attr-defined]
+    logger.info(
+        "SSO: %s is %s an operator (groups from the proxy)",
+        user.get_username(),
+        "now" if wanted else "no longer",
+    )
+
+
+class SSOMiddleware(RemoteUserMiddleware):
+    """RemoteUserMiddleware for the configured header, honoured only from trusted proxies.
+
+    Goes right after AuthenticationMiddleware and before LoginRequiredMiddleware.
+    """
+
+    sync_capable = True
+    async_capable = False
+
+    @property  # type: ignore[override]
+    def header(self) -> str:
+        """The request.META key of SSO_USER_HEADER (e.g. HTTP_X_FORWARDED_EMAIL)."""
+        config = current()
+        return config.user_meta_key if config else "REMOTE_USER"
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        config = current()
+        if config is None:
+            request.sso = None  # type: ignore[attr-defined]
+            return self.get_response(request)
+        trusted = config.is_trusted(request.META.get("REMOTE_ADDR"))
+        request.sso = SSORequest(  # type: ignore[attr-defined]
+            config=config,
+            trusted=trusted,
+            claimed_user=request.META.get(config.user_meta_key) if trusted else None,
+            groups=config.groups_of(request.META) if trusted else frozenset(),
+        )
+        if not trusted and config.user_meta_key in request.META:
+            logger.warning(
+                "SSO: ignored the %s header from %s, which is not in SSO_TRUSTED_PROXIES",
+                config.user_header,
+                request.META.get("REMOTE_ADDR"),
+            )
+        self.process_request(request)
+        if request.user.is_authenticated:
+            sync_operator_role(request.user, request.sso)  # type: ignore[attr-defined]
+        return self.get_response(request)
+
+    def get_username(self, request: HttpRequest) -> str:
+        """The proxy's user header, only from a trusted proxy (KeyError: there is none)."""
+        request_sso: SSORequest | None = getattr(request, "sso", None)
+        if request_sso is None or not request_sso.trusted:
+            raise KeyError("no SSO header from a trusted proxy")
+        return super().get_username(request)
+
+    def _remove_invalid_user(self, request: HttpRequest) -> None:
+        # Django signs out only users its remote-user backend signed in; behind the proxy,
+        # a session of any kind is worth nothing without the proxy's header.
+        auth.logout(request)
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponse],
+        view_args: tuple[object, ...],
+        view_kwargs: dict[str, object],
+    ) -> HttpResponse | None:
+        request_sso: SSORequest | None = getattr(request, "sso", None)
+        if request_sso is None:
+            return None
+        match = request.resolver_match
+        view_name = match.view_name if match else ""
+        if request.user.is_authenticated:
+            if view_name == "login":  # nothing to sign in to: the proxy did it
+                return redirect(settings.LOGIN_REDIRECT_URL)
+            return None
+        if view_name in ("login", "admin:login") or getattr(view_func, "login_required", True):
+            return refuse(request, request_sso)
+        return None  # views open to everyone, such as /healthz
+
+
+def refusal_reason(request_sso: SSORequest) -> str:
+    """Why a request behind SSO is not signed in, in words for the person reading the page."""
+    config = request_sso.config
+    if not request_sso.trusted:
+        return (
+            "Org Desk signs people in through the company's single sign-on (SSO) proxy, and "
+            "this request did not come through it. Open Org Desk at its usual address."
+        )
+    if not (request_sso.claimed_user or "").strip():
+        return (
+            f"The SSO proxy did not say who you are (no {config.user_header} header), so Org "
+            "Desk cannot sign you in. Sign in to the SSO again; if this persists, ask its "
+            f"administrators to pass {config.user_header}."
+        )
+    return (
+        "The SSO proxy signed you in, but Org Desk does not accept that account "
+        "(it is deactivated, or its name is not a valid email). Ask an Org Desk administrator."
+    )
+
+
+def refuse(request: HttpRequest, request_sso: SSORequest) -> HttpResponse:
+    """403 with the reason: a page, or for htmx a flash message and no swap."""
+    reason = refusal_reason(request_sso)
+    if getattr(request, "htmx", False):
+        messages.error(request, f"Not signed in (403). {reason}")
+        response = HttpResponse(status=403)
+        response["HX-Reswap"] = "none"
+        return response
+    return render(
+        request,
+        "registration/sso_refused.html",
+        {"reason": reason, "sso_header": request_sso.config.user_header},
+        status=403,
+    )
