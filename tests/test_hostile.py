@@ -1,0 +1,350 @@
+"""Hostile input: names that carry markup or odd text, ids that try to escape their path
+segment, forged POSTs and wrong methods. Each gets escaping or a clear 4xx with a message, and
+never a call to an upstream path Org Desk did not mean (asserted on the sandbox's request log)."""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import quote
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from adminsite import auth0
+from tests.helpers import HTMX, api_calls, mutations, org_id
+
+# Every path Org Desk may ask of the Management API (raw, still percent-encoded).
+SEG = r"[A-Za-z0-9_%.~-]+"
+ALLOWED_UPSTREAM = [
+    re.compile(p)
+    for p in (
+        r"^/api/v2/organizations$",
+        rf"^/api/v2/organizations/{SEG}$",
+        rf"^/api/v2/organizations/name/{SEG}$",
+        rf"^/api/v2/organizations/{SEG}/enabled_connections$",
+        rf"^/api/v2/organizations/{SEG}/enabled_connections/{SEG}$",
+        rf"^/api/v2/organizations/{SEG}/members$",
+        rf"^/api/v2/organizations/{SEG}/members/{SEG}/roles$",
+        r"^/api/v2/connections$",
+        rf"^/api/v2/connections/{SEG}$",
+        r"^/api/v2/roles$",
+    )
+]
+
+
+def assert_only_intended_upstream_paths(tenant) -> None:  # type: ignore[no-untyped-def]
+    for call in api_calls(tenant):
+        assert any(p.match(call["raw_path"]) for p in ALLOWED_UPSTREAM), call
+
+
+@pytest.fixture
+def acme(tenant) -> str:
+    oid = org_id("acme")
+    tenant.clear_log()
+    return oid
+
+
+# --- Names: escaped everywhere ------------------------------------------------------------
+
+
+def test_hostile_organization_names_are_escaped(operator_client, tenant) -> None:
+    r = operator_client.get(reverse("orgs:detail", args=[org_id("hostile-html")]))
+    body = r.content.decode()
+    assert r.status_code == 200
+    assert "&lt;img src=x onerror=alert(1)&gt;" in body
+    assert "<img src=x" not in body
+    assert "alert('metadata')" not in body  # metadata is never shown raw
+
+
+@pytest.mark.parametrize("name", ["kabushiki", "arabic-rtl", "zero-width", "long-display-name"])
+def test_non_latin_zero_width_and_long_names_render(operator_client, tenant, name) -> None:
+    org = auth0.get_organization_by_name(name=name)
+    r = operator_client.get(reverse("orgs:detail", args=[org.id]))
+    assert r.status_code == 200
+    assert html.escape(org.display_name, quote=False) in r.content.decode()
+
+
+def test_organization_list_escapes_names(operator_client, tenant) -> None:
+    r = operator_client.get(reverse("orgs:list"))
+    body = r.content.decode()
+    assert "&lt;img src=x onerror=alert(1)&gt;" in body and "<img src=x" not in body
+
+
+def test_member_names_are_escaped(operator_client, acme) -> None:
+    r = operator_client.get(reverse("orgs:members", args=[acme]), headers=HTMX)
+    body = r.content.decode()
+    assert "&lt;b&gt;Bob&lt;/b&gt; &lt;script&gt;x&lt;/script&gt;" in body
+    assert "<script>x</script>" not in body
+
+
+def test_role_descriptions_are_escaped(operator_client, acme) -> None:
+    url = reverse("orgs:role-picker", args=[acme]) + "?user_id=" + quote("auth0|x", safe="")
+    r = operator_client.get(url + "&options=1&q=Billing", headers=HTMX)
+    body = r.content.decode()
+    assert "&lt;script&gt;alert(&#x27;role&#x27;)&lt;/script&gt;" in body
+    assert "<script>alert" not in body
+
+
+def test_echoed_search_text_is_escaped(operator_client, acme) -> None:
+    attack = '"><script>alert(9)</script>'
+    r = operator_client.get(reverse("orgs:members", args=[acme]), {"email": attack}, headers=HTMX)
+    body = r.content.decode()
+    assert "<script>alert(9)" not in body and "&lt;script&gt;alert(9)" in body
+
+
+# --- Ids in the URL path ------------------------------------------------------------------
+
+HOSTILE_PATH_IDS = [
+    "..",
+    "../..",
+    "%2e%2e%2f",
+    "%2e%2e",
+    "org_abc%2f..%2f..",
+    "org_abc%3Fx%3D1",
+    "org_abc%23frag",
+    "org_abc%26take%3D1",
+    "org_abc%00",
+    "org_" + "a" * 300,
+    "ORG_abc",
+    "org_ａｂｃ",  # full-width letters
+    "org_abc%20",
+    "con_abc",
+]
+
+ROUTES = [
+    "/orgs/{org}/",
+    "/orgs/{org}/members/",
+    "/orgs/{org}/connections/",
+    "/orgs/{org}/connections/{con}/",
+    "/orgs/{org}/connections/{con}/domain-level/",
+    "/orgs/{org}/connections/{con}/remove/",
+    "/orgs/{org}/members/roles/?user_id=auth0%7Cx",
+    "/orgs/{org}/members/roles/picker/?user_id=auth0%7Cx",
+]
+
+
+@pytest.mark.parametrize("bad", HOSTILE_PATH_IDS)
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("where", ["org", "con"])
+def test_hostile_ids_in_paths_never_reach_auth0(
+    operator_client, acme, tenant, bad, route, where
+) -> None:
+    if where == "con" and "{con}" not in route:
+        pytest.skip("no connection id in this route")
+    if where == "con" and bad == "con_abc":
+        pytest.skip("a well-formed connection id")
+    con = auth0.list_enabled_connections(org_id=acme)[0].connection_id
+    tenant.clear_log()
+    values = {"org": acme, "con": con, where: bad}
+    url = route.format(**values)
+    for method in ("get", "post"):
+        r = getattr(operator_client, method)(url, headers=HTMX)
+        assert r.status_code == 404, (method, url, r.status_code)
+        assert r["HX-Reswap"] == "none"
+        assert "no such page or id (404)" in r.content.decode()
+    assert api_calls(tenant) == []
+
+
+def test_empty_ids_are_404_without_a_call(operator_client, acme, tenant) -> None:
+    for url in ("/orgs//", "/orgs/org_/", f"/orgs/{acme}/connections//remove/"):
+        r = operator_client.get(url)
+        assert r.status_code == 404
+    assert api_calls(tenant) == []
+
+
+def test_hostile_jump_queries(operator_client, tenant) -> None:
+    tenant.clear_log()
+    for q in ("../organizations", "acme?x=1", "acme#x", "acme&take=1", "a" * 51, "org_x/../y"):
+        r = operator_client.get(reverse("orgs:list"), {"q": q}, follow=True)
+        assert r.status_code == 200
+        assert "Type an organization id" in html.unescape(r.content.decode()), q
+    # Only the list page the refusal redirects to: no lookup of the hostile text.
+    assert {(c["raw_path"], c["query"]) for c in api_calls(tenant)} == {
+        ("/api/v2/organizations", "take=50")
+    }
+
+
+def test_hostile_cursor_is_ignored(operator_client, tenant) -> None:
+    tenant.clear_log()
+    r = operator_client.get(reverse("orgs:list"), {"from": "x&take=100&include_totals=true"})
+    assert r.status_code == 200
+    [call] = api_calls(tenant)
+    assert call["raw_path"] == "/api/v2/organizations" and "include_totals" not in call["query"]
+
+
+# --- User ids in forms and query strings --------------------------------------------------
+
+# Well-formed enough to be a user id: sent upstream as exactly one percent-encoded segment.
+ODD_USER_IDS = [
+    "samlp|acme-saml|jane/doe@acme.example",
+    "../../../connections/con_x",
+    "auth0|x?fields=user_id#frag",
+    "auth0|x&per_page=100",
+    "%2e%2e%2fconnections",
+    "auth0|ümlaut ok",
+]
+# Not a user id at all: refused before any call.
+INVALID_USER_IDS = ["", " auth0|x", "auth0|x\n", "auth0|\x00x", "a" * 256]
+
+
+@pytest.mark.parametrize("user_id", ODD_USER_IDS)
+def test_odd_user_ids_stay_one_encoded_segment(operator_client, acme, tenant, user_id) -> None:
+    role = auth0.list_roles()[0]
+    tenant.clear_log()
+    operator_client.get(
+        reverse("orgs:member-roles", args=[acme]), {"user_id": user_id}, headers=HTMX
+    )
+    operator_client.post(
+        reverse("orgs:assign-roles", args=[acme]),
+        {"user_id": user_id, "roles": [role.id]},
+        headers=HTMX,
+    )
+    operator_client.post(
+        reverse("orgs:remove-role", args=[acme]),
+        {"user_id": user_id, "role": role.id},
+        headers=HTMX,
+    )
+    expected = f"/api/v2/organizations/{acme}/members/{quote(user_id, safe='')}/roles"
+    calls = api_calls(tenant)
+    assert {"GET", "DELETE"} <= {c["method"] for c in calls}  # non-members: 404 before POST
+    assert all(c["raw_path"] == expected for c in calls), calls
+    assert_only_intended_upstream_paths(tenant)
+
+
+@pytest.mark.parametrize("user_id", INVALID_USER_IDS)
+def test_invalid_user_ids_are_refused_without_a_call(
+    operator_client, acme, tenant, user_id
+) -> None:
+    role = auth0.list_roles()[0]
+    tenant.clear_log()
+    responses = [
+        operator_client.get(
+            reverse("orgs:role-picker", args=[acme]), {"user_id": user_id}, headers=HTMX
+        ),
+        operator_client.post(
+            reverse("orgs:assign-roles", args=[acme]),
+            {"user_id": user_id, "roles": [role.id]},
+            headers=HTMX,
+        ),
+        operator_client.post(
+            reverse("orgs:remove-role", args=[acme]),
+            {"user_id": user_id, "role": role.id},
+            headers=HTMX,
+        ),
+    ]
+    for r in responses:
+        assert r.status_code == 400 and r["HX-Reswap"] == "none"
+        assert "Nothing was changed" in r.content.decode()
+    assert api_calls(tenant) == []
+
+
+@pytest.mark.parametrize(
+    "role", ["", "rol_", "rol_x/../..", "rol_x?y", "con_abc", "rol_" + "a" * 60, "ROL_x"]
+)
+def test_hostile_role_ids_are_refused_without_a_call(operator_client, acme, tenant, role) -> None:
+    tenant.clear_log()
+    for name, data in (
+        ("orgs:assign-roles", {"user_id": "auth0|x", "roles": [role]}),
+        ("orgs:remove-role", {"user_id": "auth0|x", "role": role}),
+    ):
+        r = operator_client.post(reverse(name, args=[acme]), data, headers=HTMX)
+        assert r.status_code == 400, (name, role)
+    assert api_calls(tenant) == []
+
+
+def test_domain_level_value_must_be_true_or_false(operator_client, acme, tenant) -> None:
+    con = auth0.list_enabled_connections(org_id=acme)[0].connection_id
+    tenant.clear_log()
+    url = reverse("connections:domain-level", args=[acme, con])
+    for value in ("", "yes", "1", "true&x=1", "TRUE"):
+        r = operator_client.post(url, {"is_domain_connection": value}, headers=HTMX)
+        assert "Nothing was changed" in r.content.decode()
+    assert mutations(tenant) == []
+
+
+# --- Forged requests and wrong methods ----------------------------------------------------
+
+
+@pytest.fixture
+def csrf_client(operator) -> Client:  # type: ignore[no-untyped-def]
+    c = Client(enforce_csrf_checks=True)
+    c.force_login(operator)
+    return c
+
+
+def _mutating_requests(acme: str, con: str) -> list[tuple[str, dict]]:
+    role = auth0.list_roles()[0].id
+    return [
+        (
+            reverse("connections:domain-level", args=[acme, con]),
+            {"is_domain_connection": "true"},
+        ),
+        (reverse("connections:remove", args=[acme, con]), {"name": "x"}),
+        (reverse("orgs:assign-roles", args=[acme]), {"user_id": "auth0|x", "roles": [role]}),
+        (reverse("orgs:remove-role", args=[acme]), {"user_id": "auth0|x", "role": role}),
+    ]
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_posts_without_csrf_token_change_nothing(csrf_client, acme, tenant, htmx) -> None:
+    con = auth0.list_enabled_connections(org_id=acme)[0].connection_id
+    requests = _mutating_requests(acme, con)
+    tenant.clear_log()
+    for url, data in requests:
+        r = csrf_client.post(url, data, headers=HTMX if htmx else {})
+        assert r.status_code == 403, url
+        assert "security token was missing or stale" in html.unescape(r.content.decode())
+    assert api_calls(tenant) == []
+
+
+def test_posts_with_a_wrong_csrf_token_change_nothing(csrf_client, acme, tenant) -> None:
+    con = auth0.list_enabled_connections(org_id=acme)[0].connection_id
+    requests = _mutating_requests(acme, con)
+    csrf_client.get(reverse("orgs:list"))  # sets the CSRF cookie
+    tenant.clear_log()
+    for url, data in requests:
+        r = csrf_client.post(url, data, headers={**HTMX, "X-CSRFToken": "x" * 32})
+        assert r.status_code == 403
+    assert api_calls(tenant) == []
+
+
+@pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
+def test_wrong_methods_on_actions(operator_client, acme, tenant, method) -> None:
+    con = auth0.list_enabled_connections(org_id=acme)[0].connection_id
+    tenant.clear_log()
+    urls = [reverse("orgs:assign-roles", args=[acme]), reverse("orgs:remove-role", args=[acme])]
+    if method != "get":  # GET of these two is their confirm step
+        urls += [
+            reverse("connections:domain-level", args=[acme, con]),
+            reverse("connections:remove", args=[acme, con]),
+        ]
+    for url in urls:
+        r = getattr(operator_client, method)(url, headers=HTMX)
+        assert r.status_code == 405, (method, url)
+    assert mutations(tenant) == []
+
+
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_wrong_methods_on_pages(operator_client, acme, tenant, method) -> None:
+    tenant.clear_log()
+    for url in (
+        reverse("orgs:list"),
+        reverse("orgs:detail", args=[acme]),
+        reverse("connections:list", args=[acme]),
+        reverse("orgs:members", args=[acme]),
+    ):
+        r = getattr(operator_client, method)(url, headers=HTMX)
+        assert r.status_code == 405, (method, url)
+    assert api_calls(tenant) == []
+
+
+def test_anonymous_requests_are_sent_to_sign_in(client, acme, tenant) -> None:
+    tenant.clear_log()
+    for url in (reverse("orgs:list"), reverse("orgs:detail", args=[acme])):
+        r = client.get(url)
+        assert r.status_code == 302 and "/accounts/login/" in r["Location"]
+    r = client.post(reverse("orgs:remove-role", args=[acme]), {"user_id": "a", "role": "rol_x"})
+    assert r.status_code in (302, 403)
+    assert api_calls(tenant) == []
