@@ -1,4 +1,5 @@
-"""Where a request goes: organizations and members in orgs/, connections in connections/."""
+"""Where a request goes: organizations and members in orgs/, connections in connections/,
+the audit log in adminsite/audit_views.py."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("orgs/", include("orgs.urls")),
     path("orgs/<org_id:org_id>/connections/", include("connections.urls")),
+    path("audit/", include("adminsite.audit_urls")),
     path("admin/", admin.site.urls),
 ]
 

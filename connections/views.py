@@ -1,7 +1,9 @@
 """An organization's enabled connections (F2), domain-level toggle (F3) and removal (F4).
 
 Each row is the partial `connection-row`; confirm steps replace the row in place and the
-action answers with the re-rendered row (or nothing, which removes it).
+action answers with the re-rendered row (or nothing, which removes it). Every change is
+recorded in the audit log (adminsite.audit) with the state before it, at no extra upstream
+call when the confirm step came first.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from adminsite import auth0, flash
+from adminsite import audit, auth0, flash
+from adminsite.models import Action
 from adminsite.permissions import operator_required
 
 TEMPLATE = "connections/connections.html"
@@ -121,8 +124,23 @@ def domain_level(request: HttpRequest, org_id: str, connection_id: str) -> HttpR
         )
         return _no_swap()
     enabled = wanted == "true"
+    # The previous status from the connection index, cached by the confirm step: no call.
     try:
-        connection = auth0.set_domain_connection(connection_id=connection_id, enabled=enabled)
+        known = auth0.domain_connection_index().get(connection_id)
+    except auth0.Auth0Error:  # recorded as unknown; the change itself is still attempted
+        known = None
+    try:
+        with audit.record(
+            request,
+            action=Action.DOMAIN_LEVEL,
+            org_id=org_id,
+            connection_id=connection_id,
+            connection_name=known.name if known else request.POST.get("name", "")[:128],
+            before={"is_domain_connection": known.is_domain_connection if known else None},
+            requested={"is_domain_connection": enabled},
+        ) as entry:
+            connection = auth0.set_domain_connection(connection_id=connection_id, enabled=enabled)
+            entry.after = {"is_domain_connection": connection.is_domain_connection}
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="connection", changing=True)
         return _no_swap()
@@ -140,18 +158,37 @@ def remove(request: HttpRequest, org_id: str, connection_id: str) -> HttpRespons
         row = _fetch_row(request, org_id, connection_id)
         if isinstance(row, HttpResponse):
             return row
+        audit.stash_connection(request, org_id, row.enabled)  # the removal's before-state
         return _render_row(request, org_id, row, "confirm-remove")
+    before = audit.stashed_connection(request, org_id, connection_id)
+    posted_name = request.POST.get("name", "")[:128]
     try:
-        auth0.remove_enabled_connection(org_id=org_id, connection_id=connection_id)
+        with audit.record(
+            request,
+            action=Action.REMOVE_CONNECTION,
+            org_id=org_id,
+            connection_id=connection_id,
+            connection_name=before["name"] if before else posted_name,
+            before=before,
+            requested={"remove_connection": connection_id},
+        ) as entry:
+            if entry.before is None:  # no confirm step: a restore needs the settings
+                entry.before = audit.connection_settings(
+                    auth0.get_enabled_connection(org_id=org_id, connection_id=connection_id)
+                )
+            auth0.remove_enabled_connection(org_id=org_id, connection_id=connection_id)
     except auth0.NotFound:
+        audit.forget_connection(request, org_id, connection_id)
         return _gone(request, connection_id)
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="connection", changing=True)
         return _no_swap()
-    name = request.POST.get("name", "")[:128] or connection_id
+    audit.forget_connection(request, org_id, connection_id)
+    name = entry.before.get("name") or posted_name or connection_id
     messages.success(
         request,
         f"Removed the connection {name} from this organization. "
-        "Its users can no longer log in to the organization with it.",
+        "Its users can no longer log in to the organization with it; "
+        "the audit log can restore it with its former settings.",
     )
     return HttpResponse()  # an empty swap removes the row in place

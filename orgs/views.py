@@ -1,7 +1,8 @@
 """Organizations (F1) and their members and member roles (F5, F6).
 
 Every view calls the service module (`adminsite.auth0`) and turns its typed errors into flash
-messages; in-page actions answer htmx with the partial that changed.
+messages; in-page actions answer htmx with the partial that changed. Role changes are recorded
+in the audit log (adminsite.audit), attempts that fail included.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from adminsite import auth0, flash
+from adminsite import audit, auth0, flash
+from adminsite.models import Action
 from adminsite.permissions import operator_required
 from orgs.forms import MAX_ROLES_PER_MEMBER, AssignRolesForm, MemberForm, RemoveRoleForm
 
@@ -111,6 +113,8 @@ def organization_detail(request: HttpRequest, org_id: str) -> HttpResponse:
         org = auth0.get_organization(org_id=org_id)
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="organization")
+    else:
+        audit.remember_org(org)  # labels this organization's audit entries without a call
     return render(request, DETAIL, {"org": org, "org_id": org_id})
 
 
@@ -217,6 +221,15 @@ def role_picker(request: HttpRequest, org_id: str) -> HttpResponse:
     return render(request, f"{DETAIL}#{partial}", context)
 
 
+def _role_list(roles: list[auth0.Role]) -> list[dict[str, str]]:
+    return [{"id": r.id, "name": r.name} for r in roles]
+
+
+def _refused_id(request: HttpRequest, exc: auth0.InvalidId) -> HttpResponse:
+    messages.error(request, f"Nothing was changed: {exc}")
+    return _no_swap(status=400)
+
+
 @require_POST
 @operator_required
 def assign_roles(request: HttpRequest, org_id: str) -> HttpResponse:
@@ -225,32 +238,60 @@ def assign_roles(request: HttpRequest, org_id: str) -> HttpResponse:
     if not form.is_valid():
         return _invalid(request, form)
     user_id, picked = form.cleaned_data["user_id"], form.cleaned_data["roles"]
+    current: list[auth0.Role] = []
+    new: list[str] = []
+    refused = ""
+    roles: list[auth0.Role] | None = None
     try:
-        current = auth0.get_member_roles(org_id=org_id, user_id=user_id)
-        new = [r for r in picked if r not in {c.id for c in current}]
-        if not new:
-            messages.info(request, "The member already has every role you picked.")
-            return _roles_cell(request, org_id, user_id, current)
-        if len(current) + len(new) > MAX_ROLES_PER_MEMBER:
-            messages.error(
-                request,
-                f"Nothing was assigned: the member has {len(current)} roles in this organization "
-                f"and Auth0 allows at most {MAX_ROLES_PER_MEMBER}. Pick at most "
-                f"{MAX_ROLES_PER_MEMBER - len(current)}, or remove some roles first.",
-            )
-            return _roles_cell(request, org_id, user_id, current)
-        auth0.assign_member_roles(org_id=org_id, user_id=user_id, role_ids=new)
+        with audit.record(
+            request,
+            action=Action.ASSIGN_ROLES,
+            org_id=org_id,
+            member_id=user_id,
+            roles=[{"id": r, "name": ""} for r in picked],
+            requested={"roles": picked},
+        ) as entry:
+            # The current roles: for the 50-role limit, and the audit's before-state.
+            current = auth0.get_member_roles(org_id=org_id, user_id=user_id)
+            entry.before = {"roles": _role_list(current)}
+            new = [r for r in picked if r not in {c.id for c in current}]
+            if not new:
+                refused = "The member already has every role you picked."
+                entry.roles = _role_list([c for c in current if c.id in picked])
+            elif len(current) + len(new) > MAX_ROLES_PER_MEMBER:
+                refused = (
+                    f"Nothing was assigned: the member has {len(current)} roles in this "
+                    f"organization and Auth0 allows at most {MAX_ROLES_PER_MEMBER}. Pick at most "
+                    f"{MAX_ROLES_PER_MEMBER - len(current)}, or remove some roles first."
+                )
+            if refused:
+                entry.not_sent(refused)
+            else:
+                auth0.assign_member_roles(org_id=org_id, user_id=user_id, role_ids=new)
+                entry.succeeded()
+                entry.roles = [{"id": r, "name": ""} for r in new]
+                try:  # refresh what changed (the one extra call); it also names the roles
+                    roles = auth0.get_member_roles(org_id=org_id, user_id=user_id)
+                    entry.after = {"roles": _role_list(roles)}
+                    entry.roles = _role_list([r for r in roles if r.id in new]) or entry.roles
+                except auth0.Auth0Error:
+                    roles = None
+    except auth0.InvalidId as exc:
+        return _refused_id(request, exc)
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="member", changing=True)
         return _no_swap()
-    roles = None
-    try:
-        roles = auth0.get_member_roles(org_id=org_id, user_id=user_id)
-        names = ", ".join(r.name for r in roles if r.id in new)
-        messages.success(request, f"Assigned {names or len(new)} to {user_id}.")
-    except auth0.Auth0Error:
+    if refused:
+        if new:
+            messages.error(request, refused)
+        else:
+            messages.info(request, refused)
+        return _roles_cell(request, org_id, user_id, current)
+    if roles is None:
         messages.success(request, f"Assigned {len(new)} role(s) to {user_id}; reload to see them.")
         return _no_swap()
+    names = ", ".join(r.name for r in roles if r.id in new)
+    messages.success(request, f"Assigned {names or len(new)} to {user_id}.")
     return _roles_cell(request, org_id, user_id, roles)
 
 
@@ -262,11 +303,34 @@ def remove_role(request: HttpRequest, org_id: str) -> HttpResponse:
     if not form.is_valid():
         return _invalid(request, form)
     user_id, role_id = form.cleaned_data["user_id"], form.cleaned_data["role"]
+    label = request.POST.get("role_name", "")[:100]
+    role = {"id": role_id, "name": label}
+    roles: list[auth0.Role] | None = None
     try:
-        auth0.remove_member_roles(org_id=org_id, user_id=user_id, role_ids=[role_id])
+        with audit.record(
+            request,
+            action=Action.REMOVE_ROLE,
+            org_id=org_id,
+            member_id=user_id,
+            roles=[role],
+            # The member's other roles are not fetched first (that would be a second call
+            # before the change); the refresh below records the roles after it.
+            before={"had_role": role},
+            requested={"roles": [role_id]},
+        ) as entry:
+            auth0.remove_member_roles(org_id=org_id, user_id=user_id, role_ids=[role_id])
+            entry.succeeded()
+            try:  # refresh what changed (the one extra call)
+                roles = auth0.get_member_roles(org_id=org_id, user_id=user_id)
+                entry.after = {"roles": _role_list(roles)}
+            except auth0.Auth0Error as exc:
+                flash.report(request, exc, subject="member")
+    except auth0.InvalidId as exc:
+        return _refused_id(request, exc)
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="member", changing=True)
         return _no_swap()
-    label = request.POST.get("role_name", "")[:100] or role_id
-    messages.success(request, f"Removed the role {label} from {user_id}.")
-    return _roles_cell(request, org_id, user_id)
+    messages.success(request, f"Removed the role {label or role_id} from {user_id}.")
+    if roles is None:
+        return _no_swap()
+    return _roles_cell(request, org_id, user_id, roles)

@@ -1,0 +1,215 @@
+"""Recording changes in the audit log: the only code that writes `AuditEntry` rows.
+
+A view wraps its upstream change in `record(...)`:
+
+    with audit.record(request, action=Action.REMOVE_CONNECTION, org_id=..., ...) as entry:
+        entry.before = ...                     # the state before, when it is known
+        auth0.remove_enabled_connection(...)   # the one upstream change
+
+The entry is written as `pending` when the block is entered (if that write fails, the block
+never runs, so nothing changes upstream without an entry) and sealed when it is left:
+`success`, or `failed` with the upstream status, error kind and Auth0's message, whatever the
+exception (a timeout, a dropped connection, a bug). A process that dies mid-call leaves the
+entry `pending`, which the audit page shows as "outcome unknown". The exception is re-raised
+for the view to turn into a flash message.
+
+Before-states come without extra upstream calls where possible: the confirm step of a removal
+stashes the connection's settings here (`stash_connection`), and organization pages remember
+display names (`remember_org`), both in Django's cache.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import Any
+
+from django.core.cache import cache
+from django.http import HttpRequest
+from django.utils import timezone
+
+from adminsite import auth0
+from adminsite.models import Action, AuditEntry, Outcome
+
+logger = logging.getLogger(__name__)
+
+STASH_TTL = 300  # seconds a confirm step's before-state stays usable
+ORG_NAME_TTL = 3600
+MAX_MESSAGE = 1000
+
+
+# --- Recording ---------------------------------------------------------------------------------
+
+
+class Recording:
+    """Context manager around one upstream change; yields itself to collect state."""
+
+    def __init__(self, request: HttpRequest, **fields: Any) -> None:
+        self.request = request
+        self.fields = fields
+        self.entry: AuditEntry | None = None
+        self.before: Any = fields.pop("before", None)
+        self.after: Any = None
+        self.roles: list[dict[str, str]] = fields.pop("roles", [])
+        self._succeeded = False
+        self._not_sent: str | None = None
+
+    def succeeded(self) -> None:
+        """The upstream change is done: whatever fails later in the block, it happened."""
+        self._succeeded = True
+
+    def not_sent(self, reason: str) -> None:
+        """Org Desk decided not to call Auth0 (the block should end without calling)."""
+        self._not_sent = reason
+
+    def __enter__(self) -> Recording:
+        user = getattr(self.request, "user", None)
+        known = bool(getattr(user, "is_authenticated", False))
+        self.entry = AuditEntry.objects.create(
+            user=user if known else None,
+            username=user.get_username() if known else "(anonymous)",  # type: ignore[union-attr]
+            before=self.before,
+            roles=self.roles,
+            **self.fields,
+        )
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        fields: dict[str, Any] = {"before": self.before, "after": self.after, "roles": self.roles}
+        if exc is None or self._succeeded:
+            if self._not_sent is not None and not self._succeeded:
+                fields.update(outcome=Outcome.NOT_SENT, message=self._not_sent[:MAX_MESSAGE])
+            else:
+                fields["outcome"] = Outcome.SUCCESS
+                if exc is not None:
+                    fields["message"] = (
+                        f"The change was made; Org Desk then failed ({type(exc).__name__})."
+                    )
+        else:
+            fields.update(outcome=Outcome.FAILED, **failure(exc))
+        self._seal(fields)
+        return False  # never swallow the exception: the view reports it
+
+    def _seal(self, fields: dict[str, Any]) -> None:
+        assert self.entry is not None
+        fields["finished_at"] = timezone.now()
+        try:
+            AuditEntry.objects.seal(self.entry.pk, **fields)
+        except Exception:  # the database failed: the entry stays pending ("outcome unknown")
+            logger.exception("Could not record the outcome of audit entry %s", self.entry.pk)
+            return
+        for name, value in fields.items():
+            setattr(self.entry, name, value)
+
+
+def record(
+    request: HttpRequest,
+    *,
+    action: Action,
+    org_id: str,
+    org_name: str = "",
+    connection_id: str = "",
+    connection_name: str = "",
+    member_id: str = "",
+    roles: list[dict[str, str]] | None = None,
+    before: Any = None,
+    requested: dict[str, Any] | None = None,
+    restores: AuditEntry | None = None,
+) -> Recording:
+    """An audit entry for one change attempt; use as `with record(...) as entry:`."""
+    return Recording(
+        request,
+        action=action,
+        org_id=org_id,
+        org_name=(org_name or cached_org_name(org_id))[:255],
+        connection_id=connection_id,
+        connection_name=connection_name[:255],
+        member_id=member_id,
+        roles=roles or [],
+        before=before,
+        requested=requested or {},
+        restores=restores,
+    )
+
+
+def failure(exc: BaseException) -> dict[str, Any]:
+    """status_code, error kind and message of a failed attempt; never a secret."""
+    if isinstance(exc, auth0.Auth0Error):
+        return {
+            "status_code": exc.status_code,
+            "error": error_kind(exc),
+            "message": (exc.message or str(exc))[:MAX_MESSAGE],
+        }
+    if isinstance(exc, auth0.InvalidId):
+        return {"error": "invalid_id", "message": str(exc)[:MAX_MESSAGE]}
+    # Anything else (a bug, a worker killed mid-call): the type only, str(exc) could hold data.
+    return {
+        "error": "unexpected",
+        "message": f"Org Desk hit an unexpected error ({type(exc).__name__}); "
+        "whether Auth0 applied the change is unknown.",
+    }
+
+
+def error_kind(exc: auth0.Auth0Error) -> str:
+    match exc:
+        case auth0.Unavailable():
+            return exc.reason
+        case auth0.Forbidden() if exc.missing_scopes:
+            return "insufficient_scope"
+        case auth0.RateLimited():
+            return "rate_limited"
+        case auth0.NotFound():
+            return "not_found"
+        case auth0.Conflict():
+            return "conflict"
+    return (exc.error_code or type(exc).__name__)[:64]
+
+
+# --- Before-states without extra upstream calls ------------------------------------------------
+
+
+def connection_settings(enabled: auth0.EnabledConnection) -> dict[str, Any]:
+    """What a restore needs to put an enabled connection back as it was."""
+    return {
+        "name": enabled.name,
+        "strategy": enabled.strategy,
+        "assign_membership_on_login": enabled.assign_membership_on_login,
+        "show_as_button": enabled.show_as_button,
+        "is_signup_enabled": enabled.is_signup_enabled,
+    }
+
+
+def _stash_key(request: HttpRequest, org_id: str, connection_id: str) -> str:
+    return f"audit:before:{request.user.pk}:{org_id}:{connection_id}"
+
+
+def stash_connection(request: HttpRequest, org_id: str, enabled: auth0.EnabledConnection) -> None:
+    """Keep what the confirm step just fetched, to be the before-state of the removal."""
+    key = _stash_key(request, org_id, enabled.connection_id)
+    cache.set(key, connection_settings(enabled), timeout=STASH_TTL)
+
+
+def stashed_connection(
+    request: HttpRequest, org_id: str, connection_id: str
+) -> dict[str, Any] | None:
+    value = cache.get(_stash_key(request, org_id, connection_id))
+    return value if isinstance(value, dict) else None
+
+
+def forget_connection(request: HttpRequest, org_id: str, connection_id: str) -> None:
+    cache.delete(_stash_key(request, org_id, connection_id))
+
+
+def remember_org(org: auth0.Organization) -> None:
+    """An organization page was shown: its display name labels later entries for free."""
+    cache.set(f"audit:org-name:{org.id}", org.display_name, timeout=ORG_NAME_TTL)
+
+
+def cached_org_name(org_id: str) -> str:
+    value = cache.get(f"audit:org-name:{org_id}")
+    return value if isinstance(value, str) else ""

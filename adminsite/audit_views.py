@@ -1,0 +1,148 @@
+"""The audit log pages (F7): every signed-in user reads them; operators restore from them.
+
+Plain Django pages (no htmx): a paged, filtered list, one page per entry, and the restore
+action, which posts and redirects back to the entry with a flash message.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from adminsite import audit, auth0, flash
+from adminsite.models import Action, AuditEntry, Outcome
+from adminsite.permissions import operator_required
+
+PER_PAGE = 50
+
+
+class AuditFilterForm(forms.Form):
+    org = forms.RegexField(
+        label="Organization id",
+        regex=r"^org_[A-Za-z0-9]{1,46}$",
+        required=False,
+        max_length=50,
+        error_messages={"invalid": "An organization id looks like org_ followed by letters."},
+    )
+    user = forms.CharField(label="Person (username)", required=False, max_length=150)
+    action = forms.ChoiceField(
+        label="Action", required=False, choices=[("", "Any action"), *Action.choices]
+    )
+
+
+@require_GET
+def audit_list(request: HttpRequest) -> HttpResponse:
+    """Every change attempted through Org Desk, newest first, 50 a page, filterable."""
+    form = AuditFilterForm(request.GET)
+    entries = AuditEntry.objects.select_related("restores").prefetch_related("restorations")
+    if form.is_valid():
+        if org := form.cleaned_data["org"]:
+            entries = entries.filter(org_id=org)
+        if user := form.cleaned_data["user"].strip():
+            entries = entries.filter(username=user)
+        if action := form.cleaned_data["action"]:
+            entries = entries.filter(action=action)
+    else:
+        entries = entries.none()
+    page = Paginator(entries, PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "audit/audit_list.html", {"form": form, "page": page})
+
+
+@require_GET
+def audit_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One entry in full; for a restorable removal, the restore form (operators)."""
+    entry = get_object_or_404(AuditEntry.objects.select_related("restores"), pk=pk)
+    restorations = list(entry.restorations.all())
+    restored = next((r for r in restorations if r.outcome == Outcome.SUCCESS), None)
+    context = {"entry": entry, "restorations": restorations, "restored": restored}
+    return render(request, "audit/audit_detail.html", context)
+
+
+def _restore_in_flight(entry: AuditEntry) -> bool:
+    """Another restore of this entry is under way (a pending entry, younger than a call)."""
+    since = timezone.now() - timedelta(seconds=2 * float(settings.AUTH0_TIMEOUT) + 5)
+    return entry.restorations.filter(outcome=Outcome.PENDING, created_at__gte=since).exists()
+
+
+@require_POST
+@operator_required
+def restore(request: HttpRequest, pk: int) -> HttpResponse:
+    """F7: enable a removed connection again with its former settings (POST enabled_connections)."""
+    entry = get_object_or_404(AuditEntry, pk=pk)
+    if not entry.is_restorable:
+        messages.error(
+            request,
+            "Only a successful removal of a connection can be restored; nothing was changed.",
+        )
+        return redirect(entry)
+    done = entry.restorations.filter(outcome=Outcome.SUCCESS).first()
+    if done is not None:
+        messages.info(
+            request,
+            f"This connection was already restored by {done.username} "
+            f"({timezone.localtime(done.created_at):%Y-%m-%d %H:%M:%S %Z}, audit entry "
+            f"#{done.pk}); nothing was sent to Auth0.",
+        )
+        return redirect(entry)
+    if _restore_in_flight(entry):
+        messages.warning(
+            request, "A restore of this connection is already under way; nothing more was sent."
+        )
+        return redirect(entry)
+
+    before = entry.before
+    settings_back = {
+        "assign_membership_on_login": bool(before["assign_membership_on_login"]),
+        "show_as_button": bool(before["show_as_button"]),
+        "is_signup_enabled": before.get("is_signup_enabled"),  # None: not sent
+    }
+    name = entry.target
+    try:
+        with audit.record(
+            request,
+            action=Action.RESTORE_CONNECTION,
+            org_id=entry.org_id,
+            org_name=entry.org_name,
+            connection_id=entry.connection_id,
+            connection_name=name,
+            before={"enabled": False},
+            requested=settings_back,
+            restores=entry,
+        ) as attempt:
+            enabled = auth0.add_enabled_connection(
+                org_id=entry.org_id, connection_id=entry.connection_id, **settings_back
+            )
+            attempt.after = audit.connection_settings(enabled)
+    except auth0.Conflict as exc:
+        if "already" in exc.message.lower():
+            messages.error(
+                request,
+                f"The connection {name} is already enabled for this organization "
+                f"(409: {exc.message.rstrip('.')}). Nothing was changed; open the organization "
+                "to check its settings.",
+            )
+        else:
+            flash.report(request, exc, subject="connection", changing=True)
+    except auth0.NotFound:
+        messages.error(
+            request,
+            f"The organization {entry.org_id} or the connection {name} no longer exists in "
+            "Auth0 (404), so the connection cannot be restored. Nothing was changed.",
+        )
+    except auth0.Auth0Error as exc:
+        flash.report(request, exc, subject="connection", changing=True)
+    else:
+        messages.success(
+            request,
+            f"Restored the connection {name} to {entry.org_name or entry.org_id} with its former "
+            f"settings (audit entry #{attempt.entry.pk if attempt.entry else '?'}).",
+        )
+    return redirect(entry)

@@ -1,0 +1,3 @@
+"""Migrations of the adminsite app (the audit log)."""
+
+from __future__ import annotations

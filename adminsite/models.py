@@ -1,0 +1,228 @@
+"""The audit log (F7): one append-only entry per change attempted through Org Desk.
+
+An entry is written *before* the upstream call, as `pending`, and sealed once with its
+outcome (adminsite.audit does both). After that nothing changes it: `save()` on a stored entry,
+`delete()`, and the queryset's `update()`/`delete()` all raise `AuditImmutable`. The only
+update there is, `AuditQuerySet.seal()`, touches the outcome columns of a still-pending row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+class AuditImmutable(Exception):
+    """Audit entries are append-only: they are never edited (except sealing) or deleted."""
+
+
+class Action(models.TextChoices):
+    DOMAIN_LEVEL = "domain_level", "Domain-level status"
+    REMOVE_CONNECTION = "remove_connection", "Remove connection"
+    ASSIGN_ROLES = "assign_roles", "Assign roles"
+    REMOVE_ROLE = "remove_role", "Remove role"
+    RESTORE_CONNECTION = "restore_connection", "Restore connection"
+
+
+class Outcome(models.TextChoices):
+    PENDING = "pending", "Pending"  # written before the call; a crash leaves it so
+    SUCCESS = "success", "Success"
+    FAILED = "failed", "Failed"
+    NOT_SENT = "not_sent", "Not sent"  # Org Desk decided not to call Auth0 (e.g. role limit)
+
+
+# What sealing may write; everything else is fixed at creation.
+SEAL_FIELDS = frozenset(
+    {"outcome", "status_code", "error", "message", "finished_at", "before", "after", "roles"}
+)
+
+
+STATE_LABELS = {
+    "name": "Connection",
+    "strategy": "Strategy",
+    "assign_membership_on_login": "Membership on login",
+    "show_as_button": "Show as button",
+    "is_signup_enabled": "Signup",
+    "is_domain_connection": "Domain-level",
+    "roles": "Roles",
+    "had_role": "Had the role",
+    "remove_connection": "Remove connection",
+}
+
+
+def _shown(key: str, value: Any) -> str:
+    if value is None:
+        return "n/a (not a database connection)" if key == "is_signup_enabled" else "unknown"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, dict):
+        return str(value.get("name") or value.get("id") or "")
+    if isinstance(value, list):
+        return ", ".join(_shown(key, v) for v in value) or "none"
+    return str(value)
+
+
+def state_items(state: Any) -> list[tuple[str, str]]:
+    """A stored state as (label, text) pairs, in a stable order, for people to read."""
+    if not isinstance(state, dict):
+        return []
+    order = list(STATE_LABELS)
+    keys = sorted(state, key=lambda k: (order.index(k) if k in order else len(order), k))
+    return [
+        (STATE_LABELS.get(k, k.replace("_", " ").capitalize()), _shown(k, state[k])) for k in keys
+    ]
+
+
+class AuditQuerySet(models.QuerySet["AuditEntry"]):
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AuditImmutable("Audit entries cannot be deleted.")
+
+    delete.queryset_only = True  # type: ignore[attr-defined]
+
+    def update(self, **kwargs: Any) -> int:
+        raise AuditImmutable("Audit entries cannot be edited.")
+
+    def seal(self, pk: int, **fields: Any) -> int:
+        """Record the outcome of a pending entry, once; returns 1, or 0 if already sealed."""
+        if not fields or not SEAL_FIELDS.issuperset(fields):
+            raise AuditImmutable(f"Only {sorted(SEAL_FIELDS)} may be written when sealing.")
+        if fields.get("outcome", Outcome.PENDING) == Outcome.PENDING:
+            raise AuditImmutable("Sealing needs a final outcome.")
+        # Only a pending row matches: an entry is sealed once, and then never changes.
+        return models.QuerySet.update(self.filter(pk=pk, outcome=Outcome.PENDING), **fields)
+
+
+class AuditEntry(models.Model):
+    """Who did what to which organization, what it was before, and how it ended."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The username is kept as text: deleting the user (SET_NULL) loses nothing.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_entries",
+        editable=False,
+    )
+    username = models.CharField(max_length=150, db_index=True, editable=False)
+    action = models.CharField(max_length=32, choices=Action.choices, editable=False)
+    org_id = models.CharField("organization id", max_length=64, db_index=True, editable=False)
+    org_name = models.CharField("organization", max_length=255, blank=True, editable=False)
+    connection_id = models.CharField(max_length=64, blank=True, editable=False)
+    connection_name = models.CharField(max_length=255, blank=True, editable=False)
+    member_id = models.CharField("member user id", max_length=255, blank=True, editable=False)
+    roles = models.JSONField(default=list, blank=True, editable=False)  # [{"id", "name"}]
+    before = models.JSONField(null=True, blank=True, editable=False)
+    requested = models.JSONField(default=dict, blank=True, editable=False)
+    after = models.JSONField(null=True, blank=True, editable=False)
+    outcome = models.CharField(
+        max_length=16,
+        choices=Outcome.choices,
+        default=Outcome.PENDING,
+        db_index=True,
+        editable=False,
+    )
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    error = models.CharField(max_length=64, blank=True, editable=False)  # e.g. timeout
+    message = models.TextField(blank=True, editable=False)  # Auth0's message; never a secret
+    restores = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="restorations",
+        editable=False,
+        help_text="For a restore: the remove_connection entry it undoes.",
+    )
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit entries"
+        indexes = [
+            models.Index(fields=["org_id", "-created_at"], name="audit_org_newest"),
+            models.Index(fields=["username", "-created_at"], name="audit_user_newest"),
+        ]
+
+    def __str__(self) -> str:
+        when = timezone.localtime(self.created_at).strftime("%Y-%m-%d %H:%M:%S")
+        return f"#{self.pk} {when} {self.username}: {self.get_action_display()} ({self.outcome})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None or not self._state.adding:
+            raise AuditImmutable("Audit entries cannot be edited once written.")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AuditImmutable("Audit entries cannot be deleted.")
+
+    def get_absolute_url(self) -> str:
+        return reverse("audit:detail", args=[self.pk])
+
+    # --- Presentation helpers (used by the audit pages and the admin) -----------------------
+
+    @property
+    def target(self) -> str:
+        if self.member_id:
+            return self.member_id
+        named = self.before.get("name") if isinstance(self.before, dict) else None
+        return self.connection_name or named or self.connection_id
+
+    @property
+    def before_items(self) -> list[tuple[str, str]]:
+        return state_items(self.before)
+
+    @property
+    def after_items(self) -> list[tuple[str, str]]:
+        return state_items(self.after)
+
+    @property
+    def requested_items(self) -> list[tuple[str, str]]:
+        return state_items(self.requested)
+
+    @property
+    def uncertain(self) -> bool:
+        """Failed in a way after which Auth0 may or may not have applied the change."""
+        return self.outcome == Outcome.PENDING or (
+            self.outcome == Outcome.FAILED
+            and self.error in ("timeout", "connection", "bad_response", "unexpected")
+        )
+
+    @property
+    def role_names(self) -> str:
+        return ", ".join(str(r.get("name") or r.get("id")) for r in self.roles or [])
+
+    @property
+    def is_restorable(self) -> bool:
+        """A successful removal whose connection settings are known."""
+        return (
+            self.action == Action.REMOVE_CONNECTION
+            and self.outcome == Outcome.SUCCESS
+            and isinstance(self.before, dict)
+            and all(k in self.before for k in ("assign_membership_on_login", "show_as_button"))
+        )
+
+
+@checks.register()
+def audit_writes_are_not_rolled_back(**kwargs: Any) -> list[checks.CheckMessage]:
+    """A pending audit entry must survive the request failing: no ATOMIC_REQUESTS."""
+    return [
+        checks.Error(
+            f"DATABASES[{alias!r}]['ATOMIC_REQUESTS'] is on: a failing request would roll "
+            "back its audit entry.",
+            hint="Org Desk writes audit entries in autocommit mode; turn ATOMIC_REQUESTS off.",
+            id="adminsite.E001",
+        )
+        for alias, db in settings.DATABASES.items()
+        if db.get("ATOMIC_REQUESTS")
+    ]
