@@ -992,6 +992,89 @@ def test_429_long_wait_is_raised(wire: responses.RequestsMock, sleeps: list[floa
     assert caught.value.error_code == "too_many_requests"
 
 
+def budget_headers(remaining: int, reset: float, limit: int = 50) -> dict[str, str]:
+    return {
+        "x-ratelimit-limit": str(limit),
+        "x-ratelimit-remaining": str(remaining),
+        "x-ratelimit-reset": str(int(reset)),
+    }
+
+
+def test_a_spent_budget_fails_fast_without_calling_auth0(
+    wire: responses.RequestsMock, sleeps: list[float]
+) -> None:
+    add_token(wire)
+    reset = int(time.time()) + 60
+    wire.get(f"{API}/organizations/{ORG}", json=ORG_BODY, headers=budget_headers(0, reset))
+    auth0.get_organization(org_id=ORG)
+    with pytest.raises(auth0.RateLimited) as caught:
+        auth0.get_organization(org_id=ORG)  # `wire` would refuse an unexpected call
+    assert len(api_calls(wire)) == 1 and sleeps == []
+    assert caught.value.reset_at == datetime.fromtimestamp(reset, UTC)
+    assert 55 <= caught.value.retry_after <= 60
+    budget = auth0.rate_budget()
+    assert budget is not None and (budget.limit, budget.remaining) == (50, 0)
+
+
+def test_a_spent_budget_with_a_short_reset_is_waited_for(
+    wire: responses.RequestsMock, sleeps: list[float]
+) -> None:
+    add_token(wire)
+    reset = int(time.time()) + 2
+    url = f"{API}/organizations/{ORG}"
+    wire.get(url, json=ORG_BODY, headers=budget_headers(0, reset))
+    wire.get(url, json=ORG_BODY, headers=budget_headers(49, reset + 60))
+    auth0.get_organization(org_id=ORG)
+    auth0.get_organization(org_id=ORG)
+    assert len(sleeps) == 1 and 0 < sleeps[0] <= 2
+    assert len(api_calls(wire)) == 2
+
+
+def test_budgets_are_per_endpoint(wire: responses.RequestsMock) -> None:
+    add_token(wire)
+    spent = budget_headers(0, time.time() + 60)
+    wire.get(f"{API}/organizations", json={"organizations": []}, headers=spent)
+    wire.get(f"{API}/organizations/{ORG}", json=ORG_BODY, headers=budget_headers(9, 0))
+    auth0.list_organizations()
+    assert auth0.get_organization(org_id=ORG).id == ORG  # another endpoint: its own budget
+    with pytest.raises(auth0.RateLimited):
+        auth0.list_organizations()
+
+
+def test_the_last_request_of_a_budget_is_reserved_by_one_worker(
+    wire: responses.RequestsMock,
+) -> None:
+    # Two workers see "1 remaining": the cache hands it to one; the other must not go.
+    add_token(wire)
+    wire.get(f"{API}/organizations/{ORG}", json=ORG_BODY, headers=budget_headers(1, 0))
+    wire.get(
+        f"{API}/organizations/{ORG}", json=ORG_BODY, headers=budget_headers(1, time.time() + 60)
+    )
+    auth0.get_organization(org_id=ORG)  # reset in the past: nothing to share
+    assert auth0.rate_budget() is not None
+    auth0.get_organization(org_id=ORG)
+    path = f"/api/v2/organizations/{ORG}"
+    auth0.client._take_budget("GET", path)
+    with pytest.raises(auth0.RateLimited):
+        auth0.client._take_budget("GET", path)
+
+
+def test_the_budget_is_read_from_the_shared_cache(wire: responses.RequestsMock) -> None:
+    # Another worker saw the budget spent: this one does not call Auth0 either.
+    add_token(wire)
+    wire.get(
+        f"{API}/organizations/{ORG}", json=ORG_BODY, headers=budget_headers(0, time.time() + 60)
+    )
+    auth0.get_organization(org_id=ORG)
+    reset_key, remaining_key = auth0.client._bucket_keys("GET", f"/api/v2/organizations/{ORG}")
+    assert cache.get(remaining_key) == 0 and cache.get(reset_key) > time.time()
+    cache.set(remaining_key, 3, timeout=60)  # e.g. a fresh reading from another worker
+    wire.get(
+        f"{API}/organizations/{ORG}", json=ORG_BODY, headers=budget_headers(2, time.time() + 60)
+    )
+    assert auth0.get_organization(org_id=ORG).id == ORG
+
+
 @pytest.mark.parametrize(
     ("status", "kwargs"),
     [

@@ -3,6 +3,11 @@
 The same code path serves Auth0, a fake over HTTP and the in-process sandbox: every URL is
 `settings.AUTH0_BASE_URL + path`, read at call time. Secrets never reach a message or a log
 line: requests are logged as method, path, status and duration only.
+
+State shared by every worker lives in Django's cache (`CACHE_URL`), keyed per tenant: the token
+(one fetch per lifetime, guarded by a cache lock) and the rate-limit budget of each endpoint
+(from the X-RateLimit-* headers). A call whose budget is spent waits for a short reset or fails
+fast with RateLimited, without reaching Auth0.
 """
 
 from __future__ import annotations
@@ -58,7 +63,11 @@ class RateBudget:
     observed_at: datetime
 
 
-_budget: RateBudget | None = None
+# Path segments kept when naming an endpoint's rate-limit bucket; every other one is an id.
+_LITERAL_SEGMENTS = frozenset(
+    {"api", "v2", "organizations", "name", "enabled_connections", "members", "roles"}
+    | {"connections", "users"}
+)
 
 
 def upstream_stats() -> Stats:
@@ -77,8 +86,13 @@ def reset_upstream_stats() -> None:
 
 
 def rate_budget() -> RateBudget | None:
-    """The last rate-limit headers seen in this process (None before any)."""
-    return _budget
+    """The latest rate-limit headers any worker saw from this tenant (None before any)."""
+    value = cache.get(f"{_rate_prefix()}last")
+    try:
+        limit, remaining, reset, observed = value
+        return RateBudget(limit, remaining, _epoch(reset), datetime.fromtimestamp(observed, UTC))
+    except (TypeError, ValueError, OverflowError, OSError):  # none yet, or another layout
+        return None
 
 
 def _session_for_settings() -> requests.Session:
@@ -153,18 +167,74 @@ def _reset_epoch(response: requests.Response, now: float) -> float | None:
     return now + reset if reset is not None and reset < 1e9 else reset
 
 
-def _note_budget(response: requests.Response) -> None:
-    global _budget
+def _rate_prefix() -> str:
+    digest = hashlib.sha256(str(settings.AUTH0_BASE_URL).encode()).hexdigest()[:16]
+    return f"auth0:rate:{digest}:"
+
+
+def _bucket_keys(method: str, path: str) -> tuple[str, str]:
+    """Cache keys (reset time, remaining count) of the endpoint's budget, e.g. the bucket of
+    `GET /api/v2/organizations/*/members`: Auth0 limits endpoints separately."""
+    segments = "/".join(s if s in _LITERAL_SEGMENTS else "*" for s in path.split("/"))
+    bucket = hashlib.sha256(f"{method} {segments}".encode()).hexdigest()[:16]
+    prefix = _rate_prefix() + bucket
+    return f"{prefix}:reset", f"{prefix}:remaining"
+
+
+def _note_budget(response: requests.Response, method: str, path: str) -> None:
+    """Share the budget the response reports with every worker, until it resets."""
     remaining = _number(response.headers.get("x-ratelimit-remaining"))
-    reset = _reset_epoch(response, time.time())
+    now = time.time()
+    reset = _reset_epoch(response, now)
     if remaining is None and reset is None:
         return
+    if response.status_code == 429:
+        remaining = 0.0
     limit = _number(response.headers.get("x-ratelimit-limit"))
-    _budget = RateBudget(
-        limit=None if limit is None else int(limit),
-        remaining=None if remaining is None else int(remaining),
+    values: dict[str, Any] = {
+        f"{_rate_prefix()}last": (
+            None if limit is None else int(limit),
+            None if remaining is None else int(remaining),
+            reset,
+            now,
+        )
+    }
+    if remaining is not None and reset is not None and reset > now:
+        reset_key, remaining_key = _bucket_keys(method, path)
+        values[reset_key] = reset
+        values[remaining_key] = max(0, int(remaining))
+    # The entries expire when the budget resets: after that nothing is known, so calls go ahead.
+    cache.set_many(values, timeout=max(1, math.ceil((reset or now) - now)))
+
+
+def _take_budget(method: str, path: str) -> None:
+    """Reserve one request of the endpoint's shared budget before calling Auth0.
+
+    Unknown budget: go ahead. Spent: wait for a reset at most SHORT_WAIT seconds away, or raise
+    RateLimited without calling Auth0 (hammering a spent budget only delays its refill).
+    """
+    reset_key, remaining_key = _bucket_keys(method, path)
+    try:
+        left = cache.decr(remaining_key)  # atomic in Redis and in local memory
+    except ValueError:  # nothing known, or the budget has reset since
+        return
+    if left >= 0:
+        return
+    now = time.time()
+    reset = cache.get(reset_key)
+    if not isinstance(reset, int | float) or reset <= now:
+        return
+    wait = reset - now
+    if wait <= SHORT_WAIT:
+        logger.debug("%s %s waits %.1fs for the rate limit to reset", method, path, wait)
+        time.sleep(wait)
+        return
+    raise RateLimited(
+        "Org Desk has used up its Management API rate limit for this kind of request "
+        "(Auth0 answers 429 Too Many Requests until it resets).",
         reset_at=_epoch(reset),
-        observed_at=datetime.now(UTC),
+        retry_after=math.ceil(wait),
+        error_code="too_many_requests",
     )
 
 
@@ -210,6 +280,8 @@ def _send(
     read_timeout = float(settings.AUTH0_TIMEOUT)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     for attempt in range(MAX_429_RETRIES + 1):
+        if kind == "api" and attempt == 0:  # a retry has already waited as Auth0 asked
+            _take_budget(method, path)
         started = time.perf_counter()
         try:
             response = _session_for_settings().request(
@@ -233,7 +305,8 @@ def _send(
             raise Unavailable("Org Desk could not connect to Auth0.", reason="connection") from exc
         ms = _count(kind, started) * 1000
         logger.debug("%s %s %s %.0fms", method, path, response.status_code, ms)
-        _note_budget(response)
+        if kind == "api":
+            _note_budget(response, method, path)
         if response.status_code != 429:
             return response
         wait, reset_at = _rate_wait(response)
