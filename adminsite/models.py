@@ -51,6 +51,7 @@ STATE_LABELS = {
     "is_domain_connection": "Domain-level",
     "roles": "Roles",
     "had_role": "Had the role",
+    "enabled": "Enabled in the organization",
     "remove_connection": "Remove connection",
 }
 
@@ -177,6 +178,11 @@ class AuditEntry(models.Model):
             return self.member_id
         named = self.before.get("name") if isinstance(self.before, dict) else None
         return self.connection_name or named or self.connection_id
+
+    @property
+    def restored_by(self) -> AuditEntry | None:
+        """The successful restore of this removal (uses prefetched restorations if any)."""
+        return next((r for r in self.restorations.all() if r.outcome == Outcome.SUCCESS), None)
 
     @property
     def before_items(self) -> list[tuple[str, str]]:

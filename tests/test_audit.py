@@ -581,6 +581,17 @@ def test_audit_page_pages_by_fifty(viewer_client, db) -> None:
     assert "Page 3 of 3" in beyond
 
 
+def test_audit_page_costs_the_same_queries_for_any_number_of_entries(
+    viewer_client, django_assert_max_num_queries, db
+) -> None:
+    removals = [_entry(connection_name=f"conn-{i}") for i in range(40)]
+    for removal in removals[:20]:
+        _entry(action=Action.RESTORE_CONNECTION, restores=removal, before={"enabled": False})
+    with django_assert_max_num_queries(6):  # session, user, groups, count, page, restorations
+        r = viewer_client.get(reverse("audit:list"))
+    assert body(r).count('data-testid="audit-entry"') == 50
+
+
 def test_organization_page_and_header_link_to_the_audit_log(viewer_client, tenant, acme) -> None:
     text = body(viewer_client.get(reverse("orgs:detail", args=[acme])))
     assert f'href="/audit/?org={acme}"' in text
@@ -634,6 +645,8 @@ def test_restore_brings_the_connection_back_with_its_settings(
     page = body(operator_client.get(reverse("audit:detail", args=[removal.pk])))
     assert "This connection was restored by olivia" in page
     assert "Restore the connection" not in page
+    listing = body(operator_client.get(reverse("audit:list")))
+    assert "Restored by olivia" in listing and "Restore…" not in listing
 
 
 def test_restoring_twice_is_refused_without_a_call(operator_client, tenant, acme) -> None:
