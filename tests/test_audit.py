@@ -743,3 +743,34 @@ def test_restore_without_csrf_token_is_refused(operator, tenant, acme) -> None:
     tenant.clear_log()
     r = browser.post(reverse("audit:restore", args=[removal.pk]))
     assert r.status_code == 403 and api_calls(tenant) == []
+
+
+def test_a_restore_under_way_is_not_sent_twice(operator_client, tenant, acme) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    _, removal = _removed(operator_client, acme, "acme-saml")
+    in_flight = _entry(
+        org_id=acme,
+        action=Action.RESTORE_CONNECTION,
+        restores=removal,
+        outcome=Outcome.PENDING,
+        before={"enabled": False},
+    )
+    url = reverse("audit:restore", args=[removal.pk])
+    tenant.clear_log()
+    r = operator_client.post(url, follow=True)
+    assert "already under way" in body(r) and api_calls(tenant) == []
+    # A pending entry left by a process that died long ago does not block for ever.
+    AuditEntry.objects.seal(in_flight.pk, outcome=Outcome.FAILED, error="unexpected")
+    _entry(
+        org_id=acme,
+        action=Action.RESTORE_CONNECTION,
+        restores=removal,
+        outcome=Outcome.PENDING,
+        created_at=timezone.now() - timedelta(minutes=5),
+    )
+    r = operator_client.post(url, follow=True)
+    assert "Restored the connection acme-saml" in body(r)
+    assert len(api_calls(tenant)) == 1
