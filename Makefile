@@ -42,6 +42,16 @@ run: $(VENV)/.app
 	DEBUG=true $(BIN)/python manage.py create_operator --url http://$(HOST):$(PORT)/
 	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+# Production: static files collected for whitenoise, migrations applied, gunicorn with 2 workers.
+# Reads the environment and .env like any start-up (DEBUG off: SECRET_KEY, ALLOWED_HOSTS...);
+# see docs/deploy.md. Behind the SSO proxy bind to the address the proxy reaches, e.g.
+# `make serve HOST=10.0.3.10 PORT=8000`.
+WORKERS ?= 2
+serve: $(VENV)/.app
+	$(BIN)/python manage.py collectstatic --noinput -v 0
+	$(BIN)/python manage.py migrate --noinput -v 0
+	$(BIN)/gunicorn adminsite.wsgi --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile -
+
 test: $(VENV)/.test chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

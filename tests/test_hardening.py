@@ -1,0 +1,515 @@
+"""Hardening (issue 3, part 5): CSP without inline script, framing, secure cookies and HSTS,
+`check --deploy` with production settings, gunicorn + whitenoise, /healthz, and no secret in any
+page or log line whatever the upstream does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import requests
+from django.test import Client
+from django.urls import NoReverseMatch, reverse
+
+from adminsite import auth0
+from tests.helpers import HTMX, api_calls, org_id
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "sandbox-secret"
+
+pytestmark = pytest.mark.django_db
+
+
+# --- Content Security Policy and the pages' HTML ---------------------------------------------
+
+
+def csp_directives(header: str) -> dict[str, list[str]]:
+    directives: dict[str, list[str]] = {}
+    for part in header.split(";"):
+        name, *values = part.split()
+        directives[name] = values
+    return directives
+
+
+class InlineCode(HTMLParser):
+    """Everything a strict CSP would block, or that would need 'unsafe-inline' to work."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[str] = []
+        self.script_nonces: list[str | None] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        names = dict(attrs)
+        if tag == "script":
+            self.script_nonces.append(names.get("nonce"))
+            if not names.get("src"):
+                self.problems.append("inline <script>")
+        if tag == "style":
+            self.problems.append("<style> element")
+        for name, value in attrs:
+            if name == "style":
+                self.problems.append(f"style attribute on <{tag}>")
+            if name.startswith("on") or name.startswith("hx-on"):
+                self.problems.append(f"{name} handler on <{tag}>")
+            if name in ("href", "src", "action", "formaction") and (
+                value or ""
+            ).strip().lower().startswith("javascript:"):
+                self.problems.append(f"javascript: URL on <{tag}>")
+
+
+def check_strict(response) -> None:  # type: ignore[no-untyped-def]
+    """The response carries the strict policy, and its HTML needs nothing the policy forbids."""
+    header = response["Content-Security-Policy"]
+    directives = csp_directives(header)
+    assert "unsafe" not in header and "*" not in header and "data:" not in directives["script-src"]
+    assert directives["default-src"] == ["'self'"]
+    assert directives["style-src"] == ["'self'"]
+    assert directives["object-src"] == directives["base-uri"] == ["'none'"]
+    assert directives["frame-ancestors"] == ["'none'"]
+    assert directives["form-action"] == ["'self'"]
+    # 'self' plus this response's nonce, when the response uses one (htmx parts do not)
+    script_src = directives["script-src"]
+    assert script_src[0] == "'self'" and len(script_src) <= 2
+    nonce = re.fullmatch(r"'nonce-([A-Za-z0-9_+/=-]{16,})'", script_src[-1])
+    assert nonce or script_src == ["'self'"], script_src
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    parser = InlineCode()
+    parser.feed(response.content.decode())
+    assert parser.problems == []
+    if parser.script_nonces:
+        assert nonce and all(n == nonce.group(1) for n in parser.script_nonces)
+
+
+@pytest.fixture
+def acme(tenant) -> str:
+    return org_id("acme")
+
+
+def _sample(acme: str) -> tuple[str, str, str, str]:
+    """A connection, a member with roles, one role they hold and one they do not."""
+    conn = auth0.list_enabled_connections(org_id=acme)[0].connection_id
+    member = next(m for m in auth0.list_members(org_id=acme).members if m.roles)
+    held = {r.id for r in member.roles}
+    other = next(r.id for r in auth0.list_roles(per_page=50) if r.id not in held)
+    return conn, member.user_id, member.roles[0].id, other
+
+
+def test_every_page_and_part_is_strict(operator_client, viewer, tenant, acme) -> None:
+    conn, user_id, _, _ = _sample(acme)
+    gets = [
+        (reverse("orgs:list"), {}),
+        (reverse("orgs:list"), HTMX),
+        (reverse("orgs:detail", args=[acme]), {}),
+        (reverse("connections:list", args=[acme]), HTMX),
+        (reverse("connections:domain-level", args=[acme, conn]), HTMX),
+        (reverse("connections:remove", args=[acme, conn]), HTMX),
+        (reverse("orgs:members", args=[acme]), HTMX),
+        (reverse("orgs:role-picker", args=[acme]) + f"?user_id={user_id}", HTMX),
+        ("/orgs/org_doesNotExist1/", {}),  # the organization's 404 message on a page
+        ("/no/such/page/", {}),
+    ]
+    with contextlib.suppress(NoReverseMatch):  # the audit page, once it exists
+        gets.append((reverse("audit:list"), {}))
+    for url, headers in gets:
+        r = operator_client.get(url, headers=headers)
+        assert r.status_code in (200, 404), url
+        check_strict(r)
+    # pages for people who are not signed in, and for viewers
+    anonymous = Client()
+    check_strict(anonymous.get(reverse("login")))
+    anonymous.force_login(viewer)
+    r = anonymous.get(reverse("connections:remove", args=[acme, conn]))
+    assert r.status_code == 403
+    check_strict(r)
+
+
+def test_the_sso_refusal_page_is_strict(client, settings) -> None:
+    settings.SSO_USER_HEADER = "X-Forwarded-Email"
+    settings.SSO_TRUSTED_PROXIES = ["10.0.3.7"]
+    r = client.get(reverse("orgs:list"))
+    assert r.status_code == 403
+    check_strict(r)
+
+
+def test_a_nonce_is_new_on_every_response(operator_client, tenant) -> None:
+    first = operator_client.get(reverse("orgs:list"))["Content-Security-Policy"]
+    second = operator_client.get(reverse("orgs:list"))["Content-Security-Policy"]
+    assert first != second
+
+
+def test_the_checker_catches_inline_code() -> None:
+    """Control: the HTML checker used above does find what it looks for."""
+    parser = InlineCode()
+    parser.feed(
+        '<script>alert(1)</script><p style="color:red" onclick="x()" hx-on:click="y">'
+        '<a href="JavaScript:z()">z</a><style>p{}</style>'
+    )
+    assert len(parser.problems) == 6
+
+
+TEMPLATE_DIRS = [ROOT / "templates", *ROOT.glob("*/templates")]
+INLINE_IN_SOURCE = re.compile(
+    r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=|\shx-on|javascript:", re.I
+)
+
+
+def test_no_template_has_inline_script_or_style() -> None:
+    """Every template, including ones no test renders: no inline script, style or handler."""
+    templates = [p for d in TEMPLATE_DIRS for p in d.rglob("*.html")]
+    assert len(templates) >= 8
+    found = {str(p.relative_to(ROOT)): INLINE_IN_SOURCE.findall(p.read_text()) for p in templates}
+    assert {k: v for k, v in found.items() if v} == {}
+    base = (ROOT / "templates" / "base.html").read_text()
+    assert "{% csp_nonce_attr %}" in base and '"includeIndicatorStyles": false' in base
+    assert '"allowEval": false' in base
+
+
+# --- Secure cookies, HSTS, check --deploy -------------------------------------------------------
+
+
+def production_env(**extra: str) -> dict[str, str]:
+    """The environment of a production deployment, with a strong random SECRET_KEY."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "SSO_", "AUTH0_", "SECURE_", "SESSION_", "CSRF_"))
+        and k not in ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CACHE_URL")
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="adminsite.settings",
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(60),
+        ALLOWED_HOSTS="orgdesk.example.com",
+        AUTH0_DOMAIN="acme.eu.auth0.com",
+        AUTH0_CLIENT_ID="org-desk-prod-client",
+        AUTH0_CLIENT_SECRET=secrets.token_urlsafe(40),
+    )
+    env.update(extra)
+    return env
+
+
+def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+CHECK_DEPLOY = (
+    "import django; django.setup(); from django.core.management import call_command; "
+    "call_command('check', deploy=True, fail_level='WARNING')"
+)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {
+            "SSO_USER_HEADER": "X-Forwarded-Email",
+            "SSO_GROUPS_HEADER": "X-Forwarded-Groups",
+            "SSO_OPERATOR_GROUPS": "orgdesk-operators",
+            "SSO_TRUSTED_PROXIES": "10.0.3.7",
+        },
+    ],
+    ids=["password-login", "behind-sso"],
+)
+def test_check_deploy_passes_with_production_settings(extra: dict[str, str]) -> None:
+    result = run_python(CHECK_DEPLOY, production_env(**extra))
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "warning"),
+    [
+        ({"SECURE_SSL_REDIRECT": "false"}, "security.W008"),
+        ({"SECRET_KEY": "short-and-guessable"}, "security.W009"),
+        ({"SECURE_HSTS_SECONDS": "0"}, "security.W004"),
+    ],
+)
+def test_check_deploy_would_catch_a_weakened_setting(extra: dict[str, str], warning: str) -> None:
+    """Control: the check above is not vacuous."""
+    result = run_python(CHECK_DEPLOY, production_env(**extra))
+    assert result.returncode != 0 and warning in result.stderr
+
+
+PRINT_SECURITY = (
+    "from django.conf import settings as s; import django; django.setup(); "
+    "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY, "
+    "s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_SSL_REDIRECT, "
+    "s.X_FRAME_OPTIONS, s.SECURE_PROXY_SSL_HEADER)"
+)
+
+
+def test_production_settings_are_secure() -> None:
+    result = run_python(PRINT_SECURITY, production_env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split(None, 6)[:6] == ["True", "True", "True", "31536000", "True", "True"]
+    assert "DENY ('HTTP_X_FORWARDED_PROTO', 'https')" in result.stdout
+
+
+def test_without_debug_there_is_no_default_secret_key() -> None:
+    result = run_python(PRINT_SECURITY, production_env(SECRET_KEY=""))
+    assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
+
+
+def test_https_responses_carry_hsts_and_secure_cookies(client, settings, operator, tenant) -> None:
+    """With the production values (tests.settings relaxes them for the plain-http live server)."""
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True
+    settings.SECURE_HSTS_SECONDS = 31536000
+    settings.SECURE_SSL_REDIRECT = True
+    r = client.get(reverse("login"))
+    assert r.status_code == 301 and r["Location"].startswith("https://")
+    r = client.get(reverse("login"), secure=True)
+    assert r["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    assert r.cookies["csrftoken"]["secure"] is True
+    r = client.post(
+        reverse("login"), {"username": "olivia", "password": "pw-operator"}, secure=True
+    )
+    assert r.status_code == 302
+    session = r.cookies[settings.SESSION_COOKIE_NAME]
+    assert session["secure"] is True and session["httponly"] is True
+    assert session["samesite"] == "Lax"
+    assert client.get(reverse("healthz")).status_code == 200  # exempt: load balancers use http
+
+
+# --- /healthz -------------------------------------------------------------------------------------
+
+
+def test_healthz_needs_no_sign_in_and_calls_nobody(client, tenant) -> None:
+    tenant.add_fault(status=500, times=None)  # Auth0 down: the process is still alive
+    tenant.clear_log()
+    r = client.get(reverse("healthz"))
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    assert r["X-Upstream-Calls"] == "0"
+    assert tenant.requests_log == []
+    assert client.post(reverse("healthz")).status_code == 405
+
+
+# --- gunicorn + whitenoise, as `make serve` runs them -------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_make_serve_runs_gunicorn_with_whitenoise_and_production_settings(tmp_path) -> None:
+    """`make serve` itself: collectstatic, migrate, gunicorn with 2 workers on HOST:PORT."""
+    # The production settings, with static files and the database moved out of the checkout.
+    (tmp_path / "prod_settings.py").write_text(
+        '"""Production settings, static files collected under this folder."""\n\n'
+        "from __future__ import annotations\n\n"
+        "from adminsite.settings import *  # noqa: F403\n\n"
+        f"STATIC_ROOT = {str(tmp_path / 'static')!r}\n"
+    )
+    env = production_env(
+        DJANGO_SETTINGS_MODULE="prod_settings",
+        PYTHONPATH=f"{tmp_path}{os.pathsep}{ROOT}",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    )
+    port = _free_port()
+    # -o: the virtualenv is the one running these tests; never reinstall it from here.
+    server = subprocess.Popen(
+        ["make", "-o", ".venv/.app", "serve", "HOST=127.0.0.1", f"PORT={port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # make and gunicorn in their own group, stopped together
+    )
+    base = f"http://127.0.0.1:{port}"
+    host = {"Host": "orgdesk.example.com"}
+    https = {**host, "X-Forwarded-Proto": "https"}
+    try:
+        for _ in range(600):
+            try:
+                health = requests.get(base + "/healthz", headers=host, timeout=2)
+                break
+            except requests.ConnectionError:
+                assert server.poll() is None, server.stdout.read()  # type: ignore[union-attr]
+                time.sleep(0.1)
+        else:
+            pytest.fail("make serve did not start gunicorn within a minute")
+        # /healthz answers on plain http (no redirect) and never calls Auth0 (unreachable here)
+        assert health.status_code == 200 and health.json() == {"status": "ok"}
+        plain = requests.get(base + "/", headers=host, allow_redirects=False, timeout=5)
+        assert plain.status_code == 301
+        assert plain.headers["Location"] == "https://orgdesk.example.com/"
+        login = requests.get(base + "/accounts/login/", headers=https, timeout=5)
+        assert login.status_code == 200
+        assert "max-age=31536000" in login.headers["Strict-Transport-Security"]
+        assert "'unsafe" not in login.headers["Content-Security-Policy"]
+        assert "Secure" in login.headers["Set-Cookie"]  # the CSRF cookie
+        css = re.search(r'href="(/static/app\.[0-9a-f]{12}\.css)"', login.text)
+        assert css, "the page links the hashed file from whitenoise's manifest"
+        static = requests.get(
+            base + css.group(1), headers={**https, "Accept-Encoding": "gzip"}, timeout=5
+        )
+        assert static.status_code == 200 and "text/css" in static.headers["Content-Type"]
+        assert "immutable" in static.headers["Cache-Control"]
+        assert static.headers.get("Content-Encoding") == "gzip"
+        other_host = requests.get(base + "/orgs/", headers={**https, "Host": "evil.example"})
+        assert other_host.status_code == 400  # ALLOWED_HOSTS
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        output = server.communicate(timeout=30)[0]
+    assert output.count("Booting worker") == 2, output
+    assert env["AUTH0_CLIENT_SECRET"] not in output and env["SECRET_KEY"] not in output
+
+
+# --- No secret in any page, message or log line, whatever the upstream does ---------------------
+
+FAULTS = {
+    "401-and-401-after-refresh": {"path": r"^/api/v2/", "status": 401},
+    "403-scope": {"path": r"^/api/v2/", "status": 403},
+    "500": {"path": r"^/api/v2/", "status": 500},
+    "timeout": {"path": r"^/api/v2/", "delay": 0.8, "status": 200, "body": {}},
+    "not-json": {"path": r"^/api/v2/", "status": 200, "body": "<html>upstream proxy</html>"},
+    "dropped": {"path": r"^/api/v2/", "drop": True},
+    "token-401": {"path": r"^/oauth/token$", "status": 401},
+    "token-500": {"path": r"^/oauth/token$", "status": 500},
+    "token-not-json": {"path": r"^/oauth/token$", "status": 200, "body": "access_token=?"},
+}
+ECHOES = {
+    # A misbehaving upstream (or a proxy) repeating what it was sent, in its error message.
+    "api-400-echo": {
+        "path": r"^/api/v2/",
+        "status": 400,
+        "body": {
+            "statusCode": 400,
+            "error": "Bad Request",
+            "message": "Rejected Bearer {token} (client_secret=sandbox-secret)",
+            "errorCode": "invalid_body",
+        },
+    },
+    "token-403-echo": {
+        "path": r"^/oauth/token$",
+        "status": 403,
+        "body": {
+            "error": "access_denied",
+            "error_description": "client_secret sandbox-secret is not allowed",
+        },
+    },
+}
+
+
+def _issued_tokens(tenant) -> list[str]:  # type: ignore[no-untyped-def]
+    with tenant.lock:
+        return list(tenant._tokens)
+
+
+def test_no_secret_anywhere_when_the_upstream_fails(
+    operator_client, http_tenant, settings, caplog
+) -> None:
+    settings.AUTH0_TIMEOUT = 0.5
+    for name in ("", "adminsite", "django", "urllib3", "requests"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    acme = org_id("acme")
+    conn, user_id, role_id, other_role = _sample(acme)
+    routes = [
+        ("GET", reverse("orgs:list"), {}, {}),
+        ("GET", reverse("orgs:list"), {"q": "acme"}, {}),
+        ("GET", reverse("orgs:detail", args=[acme]), {}, {}),
+        ("GET", reverse("connections:list", args=[acme]), {}, HTMX),
+        ("GET", reverse("orgs:members", args=[acme]), {}, HTMX),
+        ("GET", reverse("orgs:role-picker", args=[acme]), {"user_id": user_id}, HTMX),
+        (
+            "POST",
+            reverse("connections:domain-level", args=[acme, conn]),
+            {"is_domain_connection": "true"},
+            HTMX,
+        ),
+        ("POST", reverse("connections:remove", args=[acme, conn]), {}, HTMX),
+        (
+            "POST",
+            reverse("orgs:assign-roles", args=[acme]),
+            {"user_id": user_id, "roles": [other_role]},
+            HTMX,
+        ),
+        (
+            "POST",
+            reverse("orgs:remove-role", args=[acme]),
+            {"user_id": user_id, "role": role_id},
+            HTMX,
+        ),
+    ]
+    outputs: list[str] = []
+    statuses: dict[tuple[str, str], int] = {}
+    cases = {**FAULTS, **ECHOES}
+    from django.core.cache import cache
+
+    for fault_name, fault in cases.items():
+        for method, url, data, headers in routes:
+            http_tenant.clear_faults()
+            cache.clear()  # every case fetches a token and calls the API afresh
+            auth0.get_organization(org_id=acme)  # a token is issued for this case
+            token = _issued_tokens(http_tenant)[-1]
+            spec = dict(fault)
+            if fault_name in ECHOES:
+                body = dict(spec["body"])
+                for key in ("message", "error_description"):
+                    if key in body:
+                        body[key] = body[key].replace("{token}", token)
+                spec["body"] = body
+            if fault_name.startswith("token"):
+                cache.clear()  # the token must be fetched, and fail
+            http_tenant.add_fault(**{"times": None, **spec})
+            if method == "POST":
+                r = operator_client.post(url, data, headers=headers)
+            else:  # a page may redirect (a failed jump): follow it to where the message shows
+                r = operator_client.get(url, data, headers=headers, follow=True)
+            statuses[(fault_name, method, url, repr(data))] = r.status_code
+            assert r.status_code < 500, (fault_name, method, url)
+            body = r.content.decode()
+            assert "Traceback" not in body
+            assert "message-error" in body or "message-warning" in body, (fault_name, url)
+            outputs.append(body)
+            outputs.append(repr(sorted(r.items())))
+    http_tenant.clear_faults()
+    outputs.append(caplog.text)
+    everything = "\n".join(outputs)
+    tokens = _issued_tokens(http_tenant)
+    assert len(tokens) >= len(cases)
+    assert SECRET not in everything
+    for token in tokens:
+        assert token not in everything
+        assert token.rsplit(".", 1)[-1] not in everything  # not even the signature part
+    # The failures were really reported (the pages are not silently empty).
+    assert "API credentials (401" in everything
+    assert "[redacted]" in everything  # the echoed secrets were cut out, the rest kept
+    assert len(statuses) == len(cases) * len(routes)
+
+
+def test_no_secret_in_logs_on_success(operator_client, http_tenant, caplog) -> None:
+    for name in ("", "adminsite", "django", "urllib3", "requests"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    acme = org_id("acme")
+    operator_client.get(reverse("orgs:detail", args=[acme]))
+    operator_client.get(reverse("connections:list", args=[acme]), headers=HTMX)
+    assert api_calls(http_tenant)
+    tokens = _issued_tokens(http_tenant)
+    assert tokens and SECRET not in caplog.text
+    assert all(t not in caplog.text for t in tokens)
