@@ -315,8 +315,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_make_serve_runs_gunicorn_with_whitenoise_and_production_settings(tmp_path) -> None:
-    """`make serve` itself: collectstatic, migrate, gunicorn with 2 workers on HOST:PORT."""
+def test_make_serve_runs_gunicorn_with_whitenoise_behind_sso(tmp_path) -> None:
+    """`make serve` itself (collectstatic, migrate, gunicorn with 2 workers on HOST:PORT), in
+    production settings behind the SSO proxy, the proxy being this test on 127.0.0.1."""
     # The production settings, with static files and the database moved out of the checkout.
     (tmp_path / "prod_settings.py").write_text(
         '"""Production settings, static files collected under this folder."""\n\n'
@@ -328,6 +329,12 @@ def test_make_serve_runs_gunicorn_with_whitenoise_and_production_settings(tmp_pa
         DJANGO_SETTINGS_MODULE="prod_settings",
         PYTHONPATH=f"{tmp_path}{os.pathsep}{ROOT}",
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        # Auth0 unreachable (nothing listens there): pages must still answer, with a message.
+        AUTH0_DOMAIN=f"http://127.0.0.1:{_free_port()}",
+        SSO_USER_HEADER="X-Forwarded-Email",
+        SSO_GROUPS_HEADER="X-Forwarded-Groups",
+        SSO_OPERATOR_GROUPS="orgdesk-operators",
+        SSO_TRUSTED_PROXIES="127.0.0.1",
     )
     port = _free_port()
     # -o: the virtualenv is the one running these tests; never reinstall it from here.
@@ -343,6 +350,7 @@ def test_make_serve_runs_gunicorn_with_whitenoise_and_production_settings(tmp_pa
     base = f"http://127.0.0.1:{port}"
     host = {"Host": "orgdesk.example.com"}
     https = {**host, "X-Forwarded-Proto": "https"}
+    alice = {**https, "X-Forwarded-Email": "alice@example.com"}
     try:
         for _ in range(600):
             try:
@@ -353,17 +361,32 @@ def test_make_serve_runs_gunicorn_with_whitenoise_and_production_settings(tmp_pa
                 time.sleep(0.1)
         else:
             pytest.fail("make serve did not start gunicorn within a minute")
-        # /healthz answers on plain http (no redirect) and never calls Auth0 (unreachable here)
+        # /healthz answers on plain http (no redirect) and calls nobody
         assert health.status_code == 200 and health.json() == {"status": "ok"}
-        plain = requests.get(base + "/", headers=host, allow_redirects=False, timeout=5)
+        plain = requests.get(base + "/orgs/", headers=host, allow_redirects=False, timeout=5)
         assert plain.status_code == 301
-        assert plain.headers["Location"] == "https://orgdesk.example.com/"
-        login = requests.get(base + "/accounts/login/", headers=https, timeout=5)
-        assert login.status_code == 200
-        assert "max-age=31536000" in login.headers["Strict-Transport-Security"]
-        assert "'unsafe" not in login.headers["Content-Security-Policy"]
-        assert "Secure" in login.headers["Set-Cookie"]  # the CSRF cookie
-        css = re.search(r'href="(/static/app\.[0-9a-f]{12}\.css)"', login.text)
+        assert plain.headers["Location"] == "https://orgdesk.example.com/orgs/"
+
+        refused = requests.get(base + "/orgs/", headers=https, timeout=5)
+        assert refused.status_code == 403 and "did not say who you are" in refused.text
+        assert "max-age=31536000" in refused.headers["Strict-Transport-Security"]
+        assert "'unsafe" not in refused.headers["Content-Security-Policy"]
+        assert refused.headers["X-Frame-Options"] == "DENY"
+        # gunicorn drops header names with underscores: no back door around the dash spelling
+        sneaky = {**https, "X_Forwarded_Email": "alice@example.com"}
+        assert requests.get(base + "/orgs/", headers=sneaky, timeout=5).status_code == 403
+
+        page = requests.get(
+            base + "/orgs/", headers={**alice, "X-Forwarded-Groups": "orgdesk-operators"}
+        )
+        assert page.status_code == 200, page.text[:500]
+        assert "alice@example.com · operator" in page.text
+        assert "could not be reached (connection error)" in page.text
+        assert "Secure" in page.headers["Set-Cookie"]  # the session cookie
+        viewer = requests.get(base + "/orgs/", headers=alice, timeout=15)
+        assert "alice@example.com · viewer" in viewer.text  # groups re-read on every request
+
+        css = re.search(r'href="(/static/app\.[0-9a-f]{12}\.css)"', page.text)
         assert css, "the page links the hashed file from whitenoise's manifest"
         static = requests.get(
             base + css.group(1), headers={**https, "Accept-Encoding": "gzip"}, timeout=5
@@ -371,7 +394,7 @@ def test_make_serve_runs_gunicorn_with_whitenoise_and_production_settings(tmp_pa
         assert static.status_code == 200 and "text/css" in static.headers["Content-Type"]
         assert "immutable" in static.headers["Cache-Control"]
         assert static.headers.get("Content-Encoding") == "gzip"
-        other_host = requests.get(base + "/orgs/", headers={**https, "Host": "evil.example"})
+        other_host = requests.get(base + "/orgs/", headers={**alice, "Host": "evil.example"})
         assert other_host.status_code == 400  # ALLOWED_HOSTS
     finally:
         os.killpg(server.pid, signal.SIGTERM)
