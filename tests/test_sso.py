@@ -522,3 +522,23 @@ def _route_kwargs(route: str) -> list[str]:
     import re
 
     return re.findall(r"<(?:\w+:)?(\w+)>", route)
+
+
+def test_env_example_values_are_usable_as_written() -> None:
+    """Every `# NAME=value` in .env.example works when uncommented (django-environ keeps a
+    trailing "# comment" in the value), and its SSO example is a valid configuration."""
+    values = dict(
+        line[2:].split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line.startswith("# ") and "=" in line and line[2:].split("=", 1)[0].isupper()
+    )
+    assert "SSO_TRUSTED_PROXIES" in values and "AUTH0_TIMEOUT" in values
+    assert {k: v for k, v in values.items() if "#" in v or v != v.strip()} == {}
+    config = sso_config.parse(
+        values["SSO_USER_HEADER"],
+        values["SSO_GROUPS_HEADER"],
+        values["SSO_OPERATOR_GROUPS"].split(","),
+        values["SSO_TRUSTED_PROXIES"].split(","),
+        values["SSO_LOGOUT_URL"],
+    )
+    assert config is not None and config.is_trusted(values["SSO_TRUSTED_PROXIES"])
