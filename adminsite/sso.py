@@ -196,9 +196,15 @@ class SSOMiddleware(RemoteUserMiddleware):
             if view_name == "login":  # nothing to sign in to: the proxy did it
                 return redirect(settings.LOGIN_REDIRECT_URL)
             return None
-        if view_name in ("login", "admin:login") or getattr(view_func, "login_required", True):
+        if getattr(view_func, "login_required", True) or _password_flow(view_func):
             return refuse(request, request_sso)
-        return None  # views open to everyone, such as /healthz
+        return None  # Org Desk's own views open to everyone, such as /healthz
+
+
+def _password_flow(view_func: Callable[..., HttpResponse]) -> bool:
+    """Django's own sign-in views (login, password reset, admin login): not a way in behind SSO."""
+    view = getattr(view_func, "view_class", view_func)
+    return view.__module__.startswith(("django.contrib.auth.", "django.contrib.admin."))
 
 
 def refusal_reason(request_sso: SSORequest) -> str:

@@ -299,6 +299,16 @@ def test_admin_login_is_not_a_way_in_either(client, sso, operator) -> None:
     assert r.status_code == 403 and "_auth_user_id" not in client.session
 
 
+@pytest.mark.parametrize("name", ["password_reset", "password_reset_done", "admin:login"])
+def test_no_password_flow_is_open_behind_the_proxy(client, sso, mailoutbox, name) -> None:
+    get_user_model().objects.create_user("carol@example.com", "carol@example.com")
+    for extra in ({"REMOTE_ADDR": "127.0.0.1"}, via_proxy(None)):
+        assert client.get(reverse(name), **extra).status_code == 403
+        r = client.post(reverse(name), {"email": "carol@example.com"}, **extra)
+        assert r.status_code == 403
+    assert mailoutbox == []
+
+
 def test_healthz_needs_no_sign_in_behind_the_proxy(client, sso) -> None:
     assert client.get(reverse("healthz"), REMOTE_ADDR="192.0.2.1").status_code == 200
 
