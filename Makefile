@@ -16,7 +16,7 @@ for p in "$$PYTHON" python3.13 python3.12 \
 done; echo "Org Desk needs Python >= 3.12 (Django 6): install it or set PYTHON=/path/to/python3.12" >&2; exit 1
 endef
 
-.PHONY: run test lint format serve bench clean
+.PHONY: run test lint format serve bench load clean
 
 $(BIN)/python:
 	@PY=$$($(find_python)) && echo "Creating $(VENV) with $$PY" && "$$PY" -m venv $(VENV)
@@ -56,6 +56,11 @@ test: $(VENV)/.test chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# 50 signed-in people on gunicorn (2 workers) and the sandbox over HTTP for 60 s, loopback only;
+# prints requests, errors and latency, and checks the audit log and the sandbox's final state.
+load: $(VENV)/.app
+	$(BIN)/python tests/load.py --users 50 --seconds 60 --workers 2
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
