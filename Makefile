@@ -57,6 +57,12 @@ test: $(VENV)/.test chromium
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
+# Upstream calls, server time and Org Desk's own share per page and action, at 100 and at 20,000
+# organizations, against the sandbox over HTTP with BENCH_LATENCY ms per call (default 50);
+# PASS/FAIL per target of issue #4, non-zero exit if one fails. BENCH_ROUNDS (default 20).
+bench: $(VENV)/.app
+	$(BIN)/python -m tests.bench
+
 # 50 signed-in people on gunicorn (2 workers) and the sandbox over HTTP for 60 s, loopback only;
 # prints requests, errors and latency, and checks the audit log and the sandbox's final state.
 load: $(VENV)/.app

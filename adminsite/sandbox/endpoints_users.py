@@ -71,9 +71,14 @@ def search_users(ctx: Ctx) -> tuple[int, Any]:
             400, "You are not allowed to use search_engine=v1.", "operation_not_supported"
         )
     store = ctx.store
-    pool: list[str] = list(store.users)
+    clauses = _clauses(q["q"]) if q.get("q") else []
+    exact = [
+        value.casefold() for field, value, prefix in clauses if field == "email" and not prefix
+    ]
+    # An exact email is looked up in an index; otherwise every user is a candidate.
+    pool = store.users_by_email().get(exact[0], []) if exact else list(store.users)
     emails: list[tuple[str, bool]] = []  # (value, is_prefix)
-    for field, value, prefix in _clauses(q["q"]) if q.get("q") else []:
+    for field, value, prefix in clauses:
         if field == "organization_id":
             members = store.members.get(value, {})
             pool = [u for u in pool if u in members]

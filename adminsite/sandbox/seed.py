@@ -44,8 +44,8 @@ class Order:
 class Store:
     """The tenant's data. Not thread-safe by itself: the Tenant's lock guards it.
 
-    Sort orders are computed once and cached (a page of a 20,000-organization tenant costs a
-    bisection, not a sort); `touch()` after a change drops them.
+    Sort orders and the email index are computed once and cached (a page of a 20,000-organization
+    tenant costs a bisection, not a sort); `touch()` after a change drops them.
     """
 
     orgs: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -63,7 +63,7 @@ class Store:
     enabled: dict[str, dict[str, dict[str, bool]]] = field(default_factory=dict)
     clock: datetime = EPOCH
     version: int = 0
-    _orders: dict[tuple[str, str], tuple[tuple[int, int], Order]] = field(
+    _orders: dict[tuple[str, str], tuple[tuple[int, int], Any]] = field(
         default_factory=dict, repr=False
     )
 
@@ -72,7 +72,7 @@ class Store:
         members)."""
         self.version += 1
 
-    def _cached(self, what: tuple[str, str], size: int, build: Callable[[], Order]) -> Order:
+    def _cached[T](self, what: tuple[str, str], size: int, build: Callable[[], T]) -> T:
         stamp = (self.version, size)  # the size also catches a change made without touch()
         hit = self._orders.get(what)
         if hit is None or hit[0] != stamp:
@@ -96,6 +96,18 @@ class Store:
             keys.sort(key=lambda k: (self.orgs[k[1]][name], k[1]), reverse=direction == "-1")
         ids = [k[1] for k in keys]
         return Order(ids, keys, {oid: i for i, oid in enumerate(ids)})
+
+    def users_by_email(self) -> dict[str, list[str]]:
+        """User ids by case-folded email (what an exact email search looks up)."""
+
+        def build() -> dict[str, list[str]]:
+            index: dict[str, list[str]] = {}
+            for uid, user in self.users.items():
+                if user.get("email"):
+                    index.setdefault(str(user["email"]).casefold(), []).append(uid)
+            return index
+
+        return self._cached(("users", "email"), len(self.users), build)
 
     def member_order(self, oid: str) -> Order:
         """An organization's members by membership created_at."""

@@ -1,0 +1,513 @@
+"""`make bench`: what each page and action of Org Desk costs, at a small and at a big tenant.
+
+The sandbox tenant is served over real HTTP from a separate process (like Auth0, it is not Org
+Desk's work) with a latency per Management API call (BENCH_LATENCY milliseconds, default 50).
+Org Desk is pointed at it like at Auth0 and driven in this process through Django's test client
+by a signed-in operator (a throwaway in-memory SQLite database: nothing is written to the
+project). For each page and action the bench reads what the server measured itself, from the
+headers of adminsite.middleware.UpstreamTimingMiddleware (`Server-Timing: app;dur=...,
+upstream;dur=...` and `X-Upstream-Calls`, token calls excluded), and prints upstream calls,
+median and 95th-percentile server time, Org Desk's own time (server time minus upstream time),
+its share of the total, and the bytes of HTML sent; at 100 organizations / 100 members and at
+20,000 organizations / 5,000 members, measured in turn. Then it checks the targets of issue #4,
+prints PASS or FAIL for each, and exits with status 1 if any target fails.
+
+    .venv/bin/python -m tests.bench      # or: make bench [BENCH_LATENCY=50] [BENCH_ROUNDS=20]
+
+The wall column is the time the test client waited, which also covers the middleware outside
+UpstreamTimingMiddleware (sessions, authentication, CSRF, messages).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import statistics
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+LATENCY_MS = float(os.environ.get("BENCH_LATENCY", "50"))
+ROUNDS = max(3, int(os.environ.get("BENCH_ROUNDS", "20")))
+SIZES = ((100, 100), (20_000, 5_000))  # (organizations, members of the big organization)
+HTMX = {"HX-Request": "true"}
+
+# Targets (issue #4): upstream calls per request (token excluded), mutations per action.
+PAGE_CALLS = {
+    "organization list": 1,
+    "organization page": 1,
+    "connections part": 1,
+    "members part": 1,
+    "find member by email": 2,
+    "role picker": 2,
+}
+ACTIONS = ("toggle domain-level", "remove connection", "assign roles", "remove role")
+OWN_SHARE = 0.10  # own time at most 10% of the total at 50 ms latency
+OWN_MEDIAN_MS = 20.0
+SCALE = 1.2  # 20,000 organizations within 1.2x of 100
+
+
+@dataclass
+class Sample:
+    calls: int
+    mutations: int
+    app_ms: float
+    upstream_ms: float
+    wall_ms: float
+    size: int
+    status: int
+
+
+@dataclass
+class Row:
+    name: str
+    partial: bool
+    samples: list[Sample] = field(default_factory=list)
+
+    def median(self, key: Callable[[Sample], float]) -> float:
+        return statistics.median(key(s) for s in self.samples)
+
+    def p95(self, key: Callable[[Sample], float]) -> float:
+        values = sorted(key(s) for s in self.samples)
+        return values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+
+    @property
+    def calls(self) -> tuple[int, int]:
+        return min(s.calls for s in self.samples), max(s.calls for s in self.samples)
+
+    @property
+    def mutations(self) -> tuple[int, int]:
+        return min(s.mutations for s in self.samples), max(s.mutations for s in self.samples)
+
+
+def server_ms(s: Sample) -> float:
+    return s.app_ms + s.upstream_ms
+
+
+def own_share(s: Sample) -> float:
+    return s.app_ms / server_ms(s) if server_ms(s) else 0.0
+
+
+def parse_timing(header: str) -> tuple[float, float]:
+    """(app, upstream) milliseconds from `app;dur=1.2, upstream;dur=50.3;desc="1"`."""
+    found: dict[str, float] = {}
+    for metric in header.split(","):
+        name, *params = (p.strip() for p in metric.split(";"))
+        for param in params:
+            if param.startswith("dur="):
+                found[name] = float(param[4:])
+    return found["app"], found["upstream"]
+
+
+def _serve_sandbox(organizations: int, members: int, ready: Any, stop: Any) -> None:
+    """The sandbox tenant's own process: seed, serve over HTTP, report, wait to be stopped."""
+    from adminsite.sandbox import Tenant, serve
+
+    started = time.perf_counter()
+    tenant = Tenant(organizations=organizations, big_org_members=members)
+    seeded = time.perf_counter() - started
+    server = serve(tenant)
+    ready.put((server.url, seeded))
+    stop.wait()
+    server.shutdown()
+
+
+class Sandbox:
+    """A sandbox tenant in another process, driven through its /__sandbox/ control endpoints."""
+
+    def __init__(self, organizations: int, members: int) -> None:
+        import requests
+
+        ctx = multiprocessing.get_context("spawn")
+        ready, self._stop = ctx.Queue(), ctx.Event()
+        self._process = ctx.Process(
+            target=_serve_sandbox, args=(organizations, members, ready, self._stop), daemon=True
+        )
+        self._process.start()
+        self.url, self.seed_seconds = ready.get(timeout=120)
+        self._http = requests.Session()
+        self.log: list[dict[str, Any]] = []  # every request the tenant received
+
+    def set_latency(self, seconds: float) -> None:
+        self._http.post(f"{self.url}/__sandbox/config", json={"latency": seconds}, timeout=10)
+
+    def drain(self) -> list[dict[str, Any]]:
+        """The requests received since the last drain (also kept in `log`)."""
+        entries = self._http.get(f"{self.url}/__sandbox/requests", timeout=10).json()
+        self._http.delete(f"{self.url}/__sandbox/requests", timeout=10)
+        self.log += entries
+        return entries
+
+    def close(self) -> None:
+        if self._process.is_alive():
+            self.drain()  # keep the whole log for the report
+        self._stop.set()
+        self._process.join(10)
+        self._http.close()
+
+
+class Bench:
+    """One tenant size: a sandbox over HTTP, Org Desk pointed at it, an operator's browser."""
+
+    def __init__(self, organizations: int, members: int, operator: Any) -> None:
+        from django.test import Client
+
+        self.sandbox = Sandbox(organizations, members)
+        self.seed_seconds = self.sandbox.seed_seconds
+        self.organizations, self.members = organizations, members
+        self.client = Client()
+        self.client.force_login(operator)
+        self.rows: dict[str, Row] = {}
+
+    def activate(self) -> None:
+        """Point Org Desk at this tenant (the cache keys token, index and budget per tenant)."""
+        from django.conf import settings
+
+        settings.AUTH0_SANDBOX = False
+        settings.AUTH0_BASE_URL = self.sandbox.url
+        settings.AUTH0_AUDIENCE = self.sandbox.url + "/api/v2/"
+        settings.AUTH0_CLIENT_ID = "org-desk-sandbox"
+        settings.AUTH0_CLIENT_SECRET = "sandbox-secret"
+        settings.AUTH0_TIMEOUT = 10.0
+
+    def close(self) -> None:
+        self.sandbox.close()
+
+    # --- measuring ------------------------------------------------------------------------------
+
+    def measure(self, name: str, send: Callable[[], Any], *, partial: bool = True) -> Any:
+        self.sandbox.drain()
+        started = time.perf_counter()
+        response = send()
+        wall = (time.perf_counter() - started) * 1000
+        app, upstream = parse_timing(response["Server-Timing"])
+        sent = [r for r in self.sandbox.drain() if r["raw_path"].startswith("/api/v2/")]
+        sample = Sample(
+            calls=int(response["X-Upstream-Calls"]),
+            mutations=sum(r["method"] != "GET" for r in sent),
+            app_ms=app,
+            upstream_ms=upstream,
+            wall_ms=wall,
+            size=len(response.content),
+            status=response.status_code,
+        )
+        if response.status_code >= 400 or len(sent) != sample.calls:
+            raise SystemExit(
+                f"{name}: HTTP {response.status_code}, {sample.calls} calls counted by Org Desk, "
+                f"{len(sent)} seen by the sandbox:\n{response.content.decode()[:2000]}"
+            )
+        self.rows.setdefault(name, Row(name, partial)).samples.append(sample)
+        return response
+
+    # --- the scenario ---------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Cold start (eight workers race for the token), then find what the rounds use."""
+        from adminsite import auth0
+
+        self.activate()
+        self.sandbox.set_latency(0.0)  # set-up walks lists; only measured requests pay latency
+        self.token_race()
+        self.acme = auth0.get_organization_by_name(name="acme").id
+        self.big = big = auth0.get_organization_by_name(name="big-co").id
+        # The last page of each list: it must cost what the first one does.
+        self.last_orgs = self.last_cursor(lambda cur: auth0.list_organizations(from_=cur, take=50))
+        self.last_members = self.last_cursor(
+            lambda cur: auth0.list_members(org_id=big, from_=cur, take=50)
+        )
+        self.member = auth0.list_members(org_id=big, from_=self.last_members, take=50).members[-1]
+        held = [r.id for r in self.member.roles]
+        self.role_a, self.role_b = [r for r in auth0.list_roles(per_page=50) if r.id not in held][
+            :2
+        ]
+        self.connection = auth0.list_enabled_connections(org_id=self.acme)[0]
+        self.sandbox.set_latency(LATENCY_MS / 1000)
+
+    def round(self) -> None:
+        """Every page and action once, as an operator's browser would request them."""
+        from django.urls import reverse
+
+        from adminsite import auth0
+
+        self.activate()
+        c, acme, big, member = self.client, self.acme, self.big, self.member
+        connection, role_a, role_b = self.connection, self.role_a, self.role_b
+        list_url = reverse("orgs:list")
+        members = reverse("orgs:members", args=[big])
+        toggle = reverse("connections:domain-level", args=[acme, connection.connection_id])
+        remove = reverse("connections:remove", args=[acme, connection.connection_id])
+        last_orgs = {"from": self.last_orgs} if self.last_orgs else {}
+        last_members = {"from": self.last_members} if self.last_members else {}
+        org_table = HTMX | {"HX-Target": "org-table"}
+
+        self.unmeasured(auth0.domain_connection_index)  # warm, as in use (60 s cache)
+        self.measure("organization list", lambda: c.get(list_url, last_orgs), partial=False)
+        self.measure(
+            "organization list (table part)",
+            lambda: c.get(list_url, last_orgs, headers=org_table),
+        )
+        self.measure(
+            "organization page",
+            lambda: c.get(reverse("orgs:detail", args=[big])),
+            partial=False,
+        )
+        self.measure(
+            "connections part",
+            lambda: c.get(reverse("connections:list", args=[acme]), headers=HTMX),
+        )
+        self.measure("members part", lambda: c.get(members, last_members, headers=HTMX))
+        self.measure(
+            "find member by email",
+            lambda: c.get(members, {"email": member.email}, headers=HTMX),
+        )
+        self.measure(
+            "role picker",
+            lambda: c.get(
+                reverse("orgs:role-picker", args=[big]),
+                {"user_id": member.user_id},
+                headers=HTMX,
+            ),
+        )
+        # Actions, each after its confirm step as in the browser; state restored unmeasured.
+        now = auth0.domain_connection_index()[connection.connection_id].is_domain_connection
+        flip = {"is_domain_connection": "false" if now else "true", "name": connection.name}
+        c.get(toggle, headers=HTMX)
+        self.measure("toggle domain-level", lambda: c.post(toggle, flip, headers=HTMX))
+        c.get(remove, headers=HTMX)
+        self.measure(
+            "remove connection", lambda: c.post(remove, {"name": connection.name}, headers=HTMX)
+        )
+        self.unmeasured(
+            lambda: auth0.add_enabled_connection(
+                org_id=acme,
+                connection_id=connection.connection_id,
+                assign_membership_on_login=connection.assign_membership_on_login,
+                show_as_button=connection.show_as_button,
+                is_signup_enabled=connection.is_signup_enabled,
+            )
+        )
+        held = [r.id for r in member.roles]
+        self.measure(
+            "assign roles",
+            lambda: c.post(
+                reverse("orgs:assign-roles", args=[big]),
+                {"user_id": member.user_id, "roles": [role_a.id], "assigned": held},
+                headers=HTMX,
+            ),
+        )
+        self.unmeasured(
+            lambda: auth0.remove_member_roles(
+                org_id=big, user_id=member.user_id, role_ids=[role_a.id]
+            )
+        )
+        self.unmeasured(
+            lambda: auth0.assign_member_roles(
+                org_id=big, user_id=member.user_id, role_ids=[role_b.id]
+            )
+        )
+        self.measure(
+            "remove role",
+            lambda: c.post(
+                reverse("orgs:remove-role", args=[big]),
+                {"user_id": member.user_id, "role": role_b.id, "role_name": role_b.name},
+                headers=HTMX,
+            ),
+        )
+
+    def unmeasured(self, action: Callable[[], Any]) -> None:
+        self.sandbox.set_latency(0.0)
+        try:
+            action()
+        finally:
+            self.sandbox.set_latency(LATENCY_MS / 1000)
+
+    def last_cursor(self, fetch: Callable[[str | None], Any]) -> str | None:
+        """The cursor of the last non-empty page of a list, walked through the service module."""
+        cursor: str | None = None
+        last: str | None = None
+        while True:
+            page = fetch(cursor)
+            items = getattr(page, "organizations", None) or getattr(page, "members", [])
+            if items:
+                last = cursor
+            if page.next is None or not items:
+                return last
+            cursor = page.next
+
+    def token_race(self) -> None:
+        """Eight workers start cold at once: the cache must let exactly one fetch a token."""
+        from adminsite import auth0
+
+        barrier = threading.Barrier(8)
+
+        def worker() -> None:
+            barrier.wait()
+            auth0.get_organization_by_name(name="acme")
+
+        threads = [threading.Thread(target=worker) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def token_requests(self) -> int:
+        return sum(r["raw_path"] == "/oauth/token" for r in self.sandbox.log)
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+
+def table(bench: Bench) -> list[str]:
+    head = (
+        f"{'':32} {'calls':>5} {'server med':>10} {'p95':>7} {'own med':>8} {'p95':>6} "
+        f"{'own %':>6} {'wall med':>9} {'bytes':>7}"
+    )
+    lines = [
+        f"{bench.organizations:,} organizations, {bench.members:,} members in big-co "
+        f"(seeded in {bench.seed_seconds:.2f} s), {LATENCY_MS:g} ms per upstream call, "
+        f"{ROUNDS} rounds; times in ms",
+        head,
+        "-" * len(head),
+    ]
+    for row in bench.rows.values():
+        lo, hi = row.calls
+        calls = str(lo) if lo == hi else f"{lo}-{hi}"
+        lines.append(
+            f"{row.name:32} {calls:>5} {row.median(server_ms):>10.1f} {row.p95(server_ms):>7.1f} "
+            f"{row.median(lambda s: s.app_ms):>8.1f} {row.p95(lambda s: s.app_ms):>6.1f} "
+            f"{100 * row.median(own_share):>5.1f}% {row.median(lambda s: s.wall_ms):>9.1f} "
+            f"{round(row.median(lambda s: s.size)):>7}"
+        )
+    return lines
+
+
+def bytes_lines(bench: Bench) -> list[str]:
+    rows = bench.rows
+    full_list = rows["organization list"].median(lambda s: s.size)
+    full_page = rows["organization page"].median(lambda s: s.size)
+    lines = ["HTML bytes of each htmx partial against the full page it updates:"]
+    for row in rows.values():
+        if not row.partial:
+            continue
+        whole = full_list if row.name.startswith("organization list") else full_page
+        which = "organization list" if whole is full_list else "organization page"
+        size = row.median(lambda s: s.size)
+        lines.append(
+            f"  {row.name:32} {round(size):>7} B = {100 * size / whole:5.1f}% of the {which} "
+            f"({round(whole)} B)"
+        )
+    return lines
+
+
+def check(small: Bench, large: Bench) -> list[tuple[str, bool, str]]:
+    results: list[tuple[str, bool, str]] = []
+    for bench in (small, large):
+        label = f"{bench.organizations:,} orgs"
+        for row in bench.rows.values():
+            lo, hi = row.calls
+            if row.name in ACTIONS:
+                mlo, mhi = row.mutations
+                ok = mlo == mhi == 1 and hi <= 2
+                results.append(
+                    (
+                        f"{label}: {row.name}: exactly 1 change + at most 1 refresh",
+                        ok,
+                        f"{mlo}-{mhi} change(s), {lo}-{hi} calls",
+                    )
+                )
+            else:
+                target = PAGE_CALLS.get(row.name.replace(" (table part)", ""), 1)
+                results.append(
+                    (
+                        f"{label}: {row.name}: at most {target} upstream call(s), warm",
+                        hi <= target,
+                        f"{lo}-{hi} calls",
+                    )
+                )
+            own = row.median(lambda s: s.app_ms)
+            share = row.median(own_share)
+            results.append(
+                (
+                    f"{label}: {row.name}: own time < {OWN_MEDIAN_MS:g} ms median and "
+                    f"<= {100 * OWN_SHARE:g}% of the total",
+                    own < OWN_MEDIAN_MS and (share <= OWN_SHARE or LATENCY_MS < 50),
+                    f"{own:.1f} ms, {100 * share:.1f}%",
+                )
+            )
+        tokens = bench.token_requests()
+        results.append(
+            (
+                f"{label}: one token request per token lifetime (8 cold workers, whole run)",
+                tokens == 1,
+                f"{tokens} token request(s)",
+            )
+        )
+    for name, row in large.rows.items():
+        base = small.rows[name].median(server_ms)
+        big = row.median(server_ms)
+        results.append(
+            (
+                f"{name}: time at 20,000 orgs within {SCALE:g}x of 100",
+                big <= SCALE * base,
+                f"{big:.1f} ms vs {base:.1f} ms = {big / base:.2f}x",
+            )
+        )
+    return results
+
+
+def main() -> int:
+    warnings.filterwarnings("ignore", message="No directory at")  # no collectstatic needed
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    os.environ["TEST_CACHE_URL"] = os.environ.get("BENCH_CACHE_URL", "locmemcache://org-desk-bench")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    # Not django.test.utils.setup_test_environment(): it instruments template rendering (the
+    # test client copies every template context), which is not what a server pays.
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)  # in-memory SQLite
+    operator = get_user_model().objects.create_user(
+        "bench-operator", password="unused-" + os.urandom(8).hex(), is_superuser=True
+    )
+    benches: list[Bench] = []
+    try:
+        for organizations, members in SIZES:
+            print(f"Seeding {organizations:,} organizations and {members:,} members …", flush=True)
+            benches.append(Bench(organizations, members, operator))
+            benches[-1].prepare()
+        print(f"Measuring {ROUNDS} rounds, the two tenants in turn …", flush=True)
+        for _ in range(ROUNDS):
+            for bench in benches:  # interleaved: a change in the machine's load hits both
+                bench.round()
+    finally:
+        for bench in benches:
+            bench.close()
+    small, large = benches
+    print()
+    for bench in benches:
+        print("\n".join(table(bench)))
+        print()
+    print("\n".join(bytes_lines(large)))
+    print()
+    results = check(small, large)
+    for name, ok, detail in results:
+        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
+    failed = sum(not ok for _, ok, _ in results)
+    print(f"\n{len(results) - failed} of {len(results)} targets met.")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
