@@ -4,6 +4,7 @@ the audit log in adminsite/audit_views.py."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
@@ -14,7 +15,9 @@ converters.register()
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="orgs:list"), name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    # Sign-in and sign-out only: Org Desk sends no mail, so no password reset pages.
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("orgs/", include("orgs.urls")),
     path("orgs/<org_id:org_id>/connections/", include("connections.urls")),
     path("audit/", include("adminsite.audit_urls")),

@@ -350,7 +350,8 @@ def run(args: argparse.Namespace, base: str, sandbox: Sandbox, env: dict[str, st
     p95 = lat[int(0.95 * (len(lat) - 1))] if lat else 0.0
     done = [c for c in results.changes if c.ok]
     print(
-        f"Load run: {args.users} people, {args.seconds:g} s, gunicorn {args.workers} workers × {args.threads} threads"
+        f"Load run: {args.users} people, {args.seconds:g} s, "
+        f"gunicorn {args.workers} workers × {args.threads} threads"
     )
     print(f"  requests served      {served} ({served / elapsed:.0f}/s)")
     print(f"  errors               {len(results.errors)}")

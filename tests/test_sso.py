@@ -299,7 +299,12 @@ def test_admin_login_is_not_a_way_in_either(client, sso, operator) -> None:
     assert r.status_code == 403 and "_auth_user_id" not in client.session
 
 
-@pytest.mark.parametrize("name", ["password_reset", "password_reset_done", "admin:login"])
+def test_password_reset_pages_do_not_exist(client) -> None:
+    for path in ("/accounts/password_reset/", "/accounts/password_change/"):
+        assert client.get(path).status_code in (302, 404)  # 302: sign in first, then 404
+
+
+@pytest.mark.parametrize("name", ["admin:login"])
 def test_no_password_flow_is_open_behind_the_proxy(client, sso, mailoutbox, name) -> None:
     get_user_model().objects.create_user("carol@example.com", "carol@example.com")
     for extra in ({"REMOTE_ADDR": "127.0.0.1"}, via_proxy(None)):
