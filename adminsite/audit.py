@@ -20,6 +20,7 @@ display names (`remember_org`), both in Django's cache.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from types import TracebackType
 from typing import Any
@@ -203,6 +204,35 @@ def stashed_connection(
 
 def forget_connection(request: HttpRequest, org_id: str, connection_id: str) -> None:
     cache.delete(_stash_key(request, org_id, connection_id))
+
+
+def _member_key(request: HttpRequest, org_id: str, user_id: str) -> str:
+    digest = hashlib.sha256(user_id.encode()).hexdigest()[:32]  # user ids hold any character
+    return f"audit:roles:{request.user.pk}:{org_id}:{digest}"
+
+
+def stash_member_roles(
+    request: HttpRequest, org_id: str, user_id: str, roles: list[auth0.Role]
+) -> None:
+    """Keep the roles the role picker just fetched, to be the before-state of the assignment."""
+    value = [{"id": r.id, "name": r.name, "description": r.description} for r in roles]
+    cache.set(_member_key(request, org_id, user_id), value, timeout=STASH_TTL)
+
+
+def stashed_member_roles(
+    request: HttpRequest, org_id: str, user_id: str
+) -> list[auth0.Role] | None:
+    value = cache.get(_member_key(request, org_id, user_id))
+    if not isinstance(value, list):
+        return None
+    try:
+        return [auth0.Role(id=r["id"], name=r["name"], description=r["description"]) for r in value]
+    except (KeyError, TypeError):
+        return None
+
+
+def forget_member_roles(request: HttpRequest, org_id: str, user_id: str) -> None:
+    cache.delete(_member_key(request, org_id, user_id))
 
 
 def remember_org(org: auth0.Organization) -> None:

@@ -208,6 +208,8 @@ def role_picker(request: HttpRequest, org_id: str) -> HttpResponse:
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="member")
         return _no_swap()
+    if not only_options:  # what an assignment from this picker starts from (audit, limit)
+        audit.stash_member_roles(request, org_id, user_id, current)
     assigned = {r.id for r in current} if not only_options else set(request.GET.getlist("assigned"))
     context = {
         "org_id": org_id,
@@ -251,8 +253,14 @@ def assign_roles(request: HttpRequest, org_id: str) -> HttpResponse:
             roles=[{"id": r, "name": ""} for r in picked],
             requested={"roles": picked},
         ) as entry:
-            # The current roles: for the 50-role limit, and the audit's before-state.
-            current = auth0.get_member_roles(org_id=org_id, user_id=user_id)
+            # The current roles, for the 50-role limit and the audit's before-state: as the
+            # role picker read them moments ago (no call), or read now if there was no picker.
+            stashed = audit.stashed_member_roles(request, org_id, user_id)
+            audit.forget_member_roles(request, org_id, user_id)  # the roles are about to change
+            if stashed is None:
+                current = auth0.get_member_roles(org_id=org_id, user_id=user_id)
+            else:
+                current = stashed
             entry.before = {"roles": _role_list(current)}
             new = [r for r in picked if r not in {c.id for c in current}]
             if not new:
@@ -318,6 +326,7 @@ def remove_role(request: HttpRequest, org_id: str) -> HttpResponse:
             before={"had_role": role},
             requested={"roles": [role_id]},
         ) as entry:
+            audit.forget_member_roles(request, org_id, user_id)  # a picker stash is stale now
             auth0.remove_member_roles(org_id=org_id, user_id=user_id, role_ids=[role_id])
             entry.succeeded()
             try:  # refresh what changed (the one extra call)
