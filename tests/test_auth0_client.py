@@ -312,6 +312,20 @@ def test_remove_enabled_connection(wire: responses.RequestsMock) -> None:
     assert auth0.remove_enabled_connection(org_id=ORG, connection_id=CON) is None
 
 
+@pytest.mark.parametrize("status", [200, 201, 202])
+def test_a_change_documented_as_204_is_not_trusted_with_another_answer(
+    wire: responses.RequestsMock, status: int
+) -> None:
+    """A 2xx other than the documented 204 (a proxy's page, say) is not reported as done."""
+    add_token(wire)
+    wire.delete(
+        f"{API}/organizations/{ORG}/enabled_connections/{CON}", status=status, json={"ok": 1}
+    )
+    with pytest.raises(auth0.Unavailable) as caught:
+        auth0.remove_enabled_connection(org_id=ORG, connection_id=CON)
+    assert caught.value.reason == "bad_response" and caught.value.status_code == status
+
+
 # --- Connections: the cached domain-level index -----------------------------------------------
 
 CONNECTIONS_QUERY = {

@@ -192,7 +192,7 @@ def remove_enabled_connection(*, org_id: str, connection_id: str) -> None:
     """Disable a connection for the organization (204)."""
     # Reference: https://auth0.com/docs/api/management/v2/organizations/delete-enabled-connections-by-connection-id
     path = f"/organizations/{_org(org_id)}/enabled_connections/{_connection(connection_id)}"
-    client.call("DELETE", path)
+    client.call("DELETE", path, no_content=True)
 
 
 # --- Connections (tenant-wide) -----------------------------------------------------------------
@@ -350,11 +350,11 @@ def assign_member_roles(*, org_id: str, user_id: str, role_ids: list[str]) -> No
     """Give the member these roles in the organization (204)."""
     # Reference: https://auth0.com/docs/api/management/v2/organizations/post-organization-member-roles
     path = f"/organizations/{_org(org_id)}/members/{_user(user_id)}/roles"
-    client.call("POST", path, json_body={"roles": _roles(role_ids)})
+    client.call("POST", path, json_body={"roles": _roles(role_ids)}, no_content=True)
 
 
 def remove_member_roles(*, org_id: str, user_id: str, role_ids: list[str]) -> None:
     """Take these roles from the member in the organization (204)."""
     # Reference: https://auth0.com/docs/api/management/v2/organizations/delete-organization-member-roles
     path = f"/organizations/{_org(org_id)}/members/{_user(user_id)}/roles"
-    client.call("DELETE", path, json_body={"roles": _roles(role_ids)})
+    client.call("DELETE", path, json_body={"roles": _roles(role_ids)}, no_content=True)

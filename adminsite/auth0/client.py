@@ -428,8 +428,12 @@ def call(
     *,
     params: list[tuple[str, str | int]] | None = None,
     json_body: Any = None,
+    no_content: bool = False,
 ) -> Any:
-    """Call `/api/v2{path}` and return its JSON body (None when a 2xx body is empty)."""
+    """Call `/api/v2{path}` and return its JSON body (None when a 2xx body is empty).
+
+    `no_content`: the reference documents 204 No Content; any other success answer (a body
+    Org Desk cannot vouch for, from a proxy say) is a bad response, not a success."""
     full_path = "/api/v2" + path
     token = _access_token()
     response = _send(method, full_path, kind="api", token=token, params=params, json_body=json_body)
@@ -454,6 +458,13 @@ def call(
     if not 200 <= response.status_code < 300:
         message, code = _error_details(response)
         raise error_for_status(response.status_code, _redact(message, token), code)
+    if no_content and response.status_code != 204:
+        raise Unavailable(
+            f"Auth0 answered {method} {full_path} with {response.status_code} where the "
+            "reference says 204 No Content; whether the change was made is unknown.",
+            reason="bad_response",
+            status_code=response.status_code,
+        )
     if response.status_code == 204 or not response.content:
         return None
     return _json(response, method, full_path)

@@ -1,0 +1,251 @@
+"""Fault suite: every page and every action, against every way the upstream can fail.
+
+Org Desk talks to the sandbox over real HTTP, as to Auth0, and the sandbox answers each request of
+the page or action with the fault (400, 401 twice, 403, 404, 409, 429, 500, 502, 503, a body that
+is not JSON, JSON of the wrong shape, a dropped connection, a delay past AUTH0_TIMEOUT; and a
+refused connection). In every case: no Django error page and no traceback, a flash message, the
+page or part stays usable, the audit log has the attempt of an action with its outcome, and no
+secret (client secret, access token) appears in the response or in any log record.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.urls import reverse
+
+from adminsite import auth0
+from adminsite.auth0 import client as auth0_client
+from adminsite.models import AuditEntry
+from tests.helpers import HTMX, org_id
+
+TIMEOUT = 0.4
+SECRET = "sandbox-secret"
+MEMBER = "samlp|acme-saml|jane/doe@acme.example"
+
+
+def _later(seconds: int) -> dict[str, str]:
+    return {
+        "x-ratelimit-limit": "50",
+        "x-ratelimit-remaining": "0",
+        "x-ratelimit-reset": str(int(time.time()) + seconds),
+    }
+
+
+# name -> add_fault keyword arguments (applied to every Management API request)
+FAULTS: dict[str, dict] = {
+    "400": {
+        "status": 400,
+        "body": {
+            "statusCode": 400,
+            "error": "Bad Request",
+            "message": "Payload validation error: 'Additional properties not allowed: x'.",
+            "errorCode": "invalid_body",
+        },
+    },
+    "401 twice": {"status": 401},
+    "403": {"status": 403},
+    "404": {"status": 404},
+    "409": {
+        "status": 409,
+        "body": {"statusCode": 409, "error": "Conflict", "message": "Conflicting update"},
+    },
+    "429": {"status": 429, "headers": _later(600)},
+    "500": {"status": 500},
+    "502": {"status": 502, "body": "<html><body>502 Bad Gateway</body></html>"},
+    "503": {"status": 503},
+    "not json": {"status": 200, "body": "<html>maintenance</html>"},
+    "wrong shape": {"status": 200, "body": {"unexpected": ["shape"], "id": 7}},
+    "dropped": {"drop": True},
+    "timeout": {"delay": TIMEOUT + 0.4},
+    "refused": {},  # Org Desk is pointed at a closed port instead
+}
+
+
+@dataclass
+class Case:
+    name: str
+    method: str
+    url: Callable[[dict], str]
+    data: Callable[[dict], dict] | None = None
+    htmx: bool = True
+    action: str | None = None  # the audit action an attempt records
+    warm: Callable[[object, dict], None] | None = None  # done before the fault
+
+
+def _confirm_remove(client, ctx: dict) -> None:  # type: ignore[no-untyped-def]
+    client.get(reverse("connections:remove", args=[ctx["org"], ctx["con"]]), headers=HTMX)
+
+
+def _removed_entry(client, ctx: dict) -> None:  # type: ignore[no-untyped-def]
+    _confirm_remove(client, ctx)
+    client.post(reverse("connections:remove", args=[ctx["org"], ctx["con"]]), headers=HTMX)
+    ctx["entry"] = AuditEntry.objects.get(action="remove_connection", outcome="success").pk
+
+
+def _member_roles(ctx: dict) -> str:
+    return f"user_id={MEMBER.replace('|', '%7C').replace('/', '%2F').replace('@', '%40')}"
+
+
+CASES = [
+    Case("organization list", "get", lambda c: reverse("orgs:list"), htmx=False),
+    Case(
+        "next page of organizations",
+        "get",
+        lambda c: reverse("orgs:list") + "?from=" + c["next"],
+        htmx=False,
+    ),  # noqa: E501
+    Case("jump to organization", "get", lambda c: reverse("orgs:list") + "?q=acme", htmx=False),
+    Case("organization page", "get", lambda c: reverse("orgs:detail", args=[c["org"]]), htmx=False),  # noqa: E501
+    Case("connections part", "get", lambda c: reverse("connections:list", args=[c["org"]])),
+    Case("connection row", "get", lambda c: reverse("connections:row", args=[c["org"], c["con"]])),  # noqa: E501
+    Case(
+        "confirm domain-level",
+        "get",
+        lambda c: reverse("connections:domain-level", args=[c["org"], c["con"]]),
+    ),  # noqa: E501
+    Case(
+        "confirm remove", "get", lambda c: reverse("connections:remove", args=[c["org"], c["con"]])
+    ),  # noqa: E501
+    Case("members part", "get", lambda c: reverse("orgs:members", args=[c["org"]])),
+    Case(
+        "find member by email",
+        "get",
+        lambda c: reverse("orgs:members", args=[c["org"]]) + "?email=jane.doe%40acme.example",
+    ),  # noqa: E501
+    Case(
+        "member roles",
+        "get",
+        lambda c: reverse("orgs:member-roles", args=[c["org"]]) + "?" + _member_roles(c),
+    ),  # noqa: E501
+    Case(
+        "role picker",
+        "get",
+        lambda c: reverse("orgs:role-picker", args=[c["org"]]) + "?" + _member_roles(c),
+    ),  # noqa: E501
+    Case(
+        "role search",
+        "get",
+        lambda c: (
+            reverse("orgs:role-picker", args=[c["org"]]) + "?options=1&q=Eng&" + _member_roles(c)
+        ),
+    ),  # noqa: E501
+    Case(
+        "toggle domain-level",
+        "post",
+        lambda c: reverse("connections:domain-level", args=[c["org"], c["con"]]),
+        lambda c: {"is_domain_connection": "true"},
+        action="domain_level",
+        warm=lambda client, c: auth0.domain_connection_index(),
+    ),
+    Case(
+        "remove connection",
+        "post",
+        lambda c: reverse("connections:remove", args=[c["org"], c["con"]]),
+        lambda c: {"name": "x"},
+        action="remove_connection",
+        warm=_confirm_remove,
+    ),
+    Case(
+        "assign roles",
+        "post",
+        lambda c: reverse("orgs:assign-roles", args=[c["org"]]),
+        lambda c: {"user_id": MEMBER, "roles": [c["role"]]},
+        action="assign_roles",
+    ),
+    Case(
+        "remove role",
+        "post",
+        lambda c: reverse("orgs:remove-role", args=[c["org"]]),
+        lambda c: {"user_id": MEMBER, "role": c["role"], "role_name": "x"},
+        action="remove_role",
+    ),
+    Case(
+        "restore connection",
+        "post",
+        lambda c: reverse("audit:restore", args=[c["entry"]]),
+        lambda c: {},
+        htmx=False,
+        action="restore_connection",
+        warm=_removed_entry,
+    ),
+]
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again when this returns
+
+
+@pytest.fixture
+def ctx(http_tenant, settings) -> dict:
+    settings.AUTH0_TIMEOUT = TIMEOUT
+    org = org_id("acme")
+    return {
+        "org": org,
+        "con": auth0.list_enabled_connections(org_id=org)[0].connection_id,
+        "role": auth0.list_roles()[0].id,
+        "next": auth0.list_organizations(take=50).next or "",
+    }
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_fault(operator_client, http_tenant, settings, ctx, caplog, case: Case, fault: str) -> None:
+    caplog.set_level(logging.DEBUG)
+    if case.warm:
+        case.warm(operator_client, ctx)
+    access_token = _current_access_token()
+    before = AuditEntry.objects.count()
+    http_tenant.clear_log()
+    if fault == "refused":
+        settings.AUTH0_BASE_URL = f"http://127.0.0.1:{_closed_port()}"
+    else:
+        http_tenant.add_fault(path=r"^/api/v2/", times=None, **FAULTS[fault])
+
+    send = getattr(operator_client, case.method)
+    args = {"data": case.data(ctx)} if case.data else {}
+    r = send(case.url(ctx), headers=HTMX if case.htmx else {}, follow=not case.htmx, **args)
+    http_tenant.clear_faults()
+    body = r.content.decode()
+
+    # No error page, no traceback; the person is told what happened.
+    assert r.status_code < 500, (r.status_code, body[:500])
+    assert "Traceback" not in body and "Exception Value" not in body
+    assert "message-error" in body or "message-warning" in body, body[:2000]
+    # The page or part stays usable.
+    if case.htmx:
+        assert (
+            r.get("HX-Reswap") == "none"
+            or "could not be loaded" in body
+            or (fault == "404" and "message-warning" in body)
+        ), body[:1000]
+    else:
+        assert 'id="messages"' in body and "Org Desk" in body
+    # An action's attempt is in the audit log with its outcome; a page view changes nothing.
+    if case.action:
+        entries = AuditEntry.objects.filter(action=case.action).order_by("-id")
+        assert AuditEntry.objects.count() == before + 1
+        entry = entries[0]
+        assert entry.outcome in ("failed", "not_sent"), (entry.outcome, entry.message)
+        assert entry.finished_at is not None
+    else:
+        assert AuditEntry.objects.count() == before
+    # No secret anywhere.
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for secret in filter(None, [SECRET, access_token]):
+        assert secret not in body
+        assert secret not in logged
+        if case.action:
+            assert secret not in str(entry.__dict__)
+
+
+def _current_access_token() -> str:
+    """The access token Org Desk holds now (fetched if needed), to look for it in outputs."""
+    return auth0_client._access_token()
