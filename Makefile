@@ -16,7 +16,7 @@ for p in "$$PYTHON" python3.13 python3.12 \
 done; echo "Org Desk needs Python >= 3.12 (Django 6): install it or set PYTHON=/path/to/python3.12" >&2; exit 1
 endef
 
-.PHONY: run test lint format serve bench load clean
+.PHONY: system-deps run test lint format serve bench load clean
 
 $(BIN)/python:
 	@PY=$$($(find_python)) && echo "Creating $(VENV) with $$PY" && "$$PY" -m venv $(VENV)
@@ -30,12 +30,15 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --group test
 	@touch $@ $(VENV)/.app
 
-# Debian's chromium drives the browser tests (Playwright's own browser download is unreachable).
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
+# Debian's chromium drives the browser tests (Playwright's own browser download is unreachable);
+# redis-server lets the tests check the token and rate-limit budget shared through Redis.
+system-deps:
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	[ -z "$$missing" ] || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  echo "Installing Debian's chromium for the browser tests"; \
-	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends chromium; }
+	  echo "Installing Debian's$$missing for the tests"; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; }
 
 run: $(VENV)/.app
 	DEBUG=true $(BIN)/python manage.py migrate --noinput -v 0
@@ -52,7 +55,7 @@ serve: $(VENV)/.app
 	$(BIN)/python manage.py migrate --noinput -v 0
 	$(BIN)/gunicorn adminsite.wsgi --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile -
 
-test: $(VENV)/.test chromium
+test: $(VENV)/.test system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
