@@ -1,11 +1,12 @@
 """Fault suite: every page and every action, against every way the upstream can fail.
 
-Org Desk talks to the sandbox over real HTTP, as to Auth0, and the sandbox answers each request of
-the page or action with the fault (400, 401 twice, 403, 404, 409, 429, 500, 502, 503, a body that
-is not JSON, JSON of the wrong shape, a dropped connection, a delay past AUTH0_TIMEOUT; and a
-refused connection). In every case: no Django error page and no traceback, a flash message, the
-page or part stays usable, the audit log has the attempt of an action with its outcome, and no
-secret (client secret, access token) appears in the response or in any log record.
+Org Desk talks to the sandbox over real HTTP, as to Auth0, and the sandbox answers each request
+of the page or action with the fault (400, 401 twice, 403, 404, 409, 429, 500, 502, 503, a body
+that is not JSON, JSON of the wrong shape, a dropped connection, an answer cut off halfway after
+the change was made, a delay past AUTH0_TIMEOUT; and a refused connection). In every case: no
+Django error page and no traceback, a flash message, the page or part stays usable, the audit log
+has the attempt of an action with its outcome, and no secret (client secret, access token)
+appears in the response or in any log record.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ FAULTS: dict[str, dict] = {
     "not json": {"status": 200, "body": "<html>maintenance</html>"},
     "wrong shape": {"status": 200, "body": {"unexpected": ["shape"], "id": 7}},
     "dropped": {"drop": True},
+    "cut mid-response": {"truncate": True},
     "timeout": {"delay": TIMEOUT + 0.4},
     "refused": {},  # Org Desk is pointed at a closed port instead
 }

@@ -860,6 +860,25 @@ def test_fault_drop_becomes_a_connection_error(api: Api, sandbox: Tenant) -> Non
     assert len(api.get(f"/organizations/{acme}/enabled_connections").json()) >= 5
 
 
+@pytest.mark.parametrize("transport", ["api", "http"])
+def test_fault_truncate_cuts_the_answer_after_making_the_change(
+    request: pytest.FixtureRequest, sandbox: Tenant, transport: str
+) -> None:
+    client: Api = request.getfixturevalue(transport)
+    acme = org(client, "acme")
+    before = client.get(f"/organizations/{acme}/enabled_connections").json()
+    cid = before[0]["connection_id"]
+    sandbox.add_fault(method="PATCH", path="/enabled_connections/", truncate=True)
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        client.call(
+            "PATCH",
+            f"/organizations/{acme}/enabled_connections/{cid}",
+            json={"show_as_button": not before[0]["show_as_button"]},
+        )
+    after = client.get(f"/organizations/{acme}/enabled_connections").json()
+    assert after[0]["show_as_button"] is not before[0]["show_as_button"]  # the change was made
+
+
 def test_requests_log_and_state_persistence(api: Api, sandbox: Tenant) -> None:
     acme = org(api, "acme")
     sandbox.clear_log()

@@ -137,6 +137,10 @@ class SandboxAdapter(BaseAdapter):
                 request=request,
             ) from None
 
+        if environ.get("sandbox.truncated"):  # what urllib3 reports for a body cut short
+            raise requests.exceptions.ChunkedEncodingError(
+                "('Connection broken: IncompleteRead', IncompleteRead(...))", request=request
+            )
         code, _, phrase = captured["status"].partition(" ")
         response = requests.Response()
         response.status_code = int(code)

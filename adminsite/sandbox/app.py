@@ -37,6 +37,7 @@ class Response:
     ) -> None:
         self.status = status
         self.headers = dict(headers or {})
+        self.truncated = False
         if body is None or status == 204:
             self.content = b""
         elif isinstance(body, bytes):
@@ -83,6 +84,9 @@ class SandboxApp:
         if response.status != 204 or response.content:
             headers.append(("Content-Length", str(len(response.content))))
         start_response(f"{response.status} {reason(response.status)}", headers)
+        if response.truncated:  # the transport closes the connection after this half
+            environ["sandbox.truncated"] = True
+            return [response.content[: len(response.content) // 2]]
         return [response.content]
 
     def handle(self, environ: dict[str, Any]) -> Response:
@@ -134,6 +138,10 @@ class SandboxApp:
         else:
             response = Response(404, error_body(404, "Not Found"))
         _override(response.headers, extra_headers)
+        if fault is not None and fault.truncate:
+            if not response.content:  # nothing to cut (204): the answer is lost after the change
+                raise DropConnection
+            response.truncated = True
         return response
 
     def _fault_response(

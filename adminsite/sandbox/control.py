@@ -7,7 +7,7 @@ from typing import Any
 
 from .tenant import Tenant
 
-FAULT_KEYS = {"method", "path", "status", "body", "headers", "delay", "drop", "times"}
+FAULT_KEYS = {"method", "path", "status", "body", "headers", "delay", "drop", "times", "truncate"}
 CONFIG_KEYS = {"scopes", "rate_limit", "rate_window", "latency", "expire_tokens"}
 
 

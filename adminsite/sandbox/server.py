@@ -52,7 +52,7 @@ class _RequestHandler(WSGIRequestHandler):
         )
         handler.request_handler = self  # type: ignore[attr-defined]
         handler.run(self.server.get_app())  # type: ignore[attr-defined]
-        if handler.dropped:
+        if handler.dropped or handler.environ.get("sandbox.truncated"):
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)

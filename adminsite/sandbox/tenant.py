@@ -51,6 +51,7 @@ class Fault:
     drop: bool
     remaining: int | None  # None: every matching request, until clear_faults()
     spec: dict[str, Any] = field(default_factory=dict)
+    truncate: bool = False  # answer for real, but cut the body off halfway
 
     def matches(self, method: str, raw_path: str) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
@@ -135,10 +136,13 @@ class Tenant:
         delay: float = 0.0,
         drop: bool = False,
         times: int | None = 1,
+        truncate: bool = False,
     ) -> None:
         """The next `times` matching requests (method, and `path` re.search on the raw path)
         get `status` + `body` (dict: JSON, str: raw, None: Auth0's body for that status),
-        after `delay` seconds; `drop` closes the connection without an answer."""
+        after `delay` seconds; `drop` closes the connection without an answer; `truncate` handles
+        the request for real (a change is made) but closes the connection halfway through the
+        answer's body."""
         fault = Fault(
             method=method,
             path=re.compile(path) if path is not None else None,
@@ -147,6 +151,7 @@ class Tenant:
             headers={str(k): str(v) for k, v in (headers or {}).items()},
             delay=float(delay),
             drop=bool(drop),
+            truncate=bool(truncate),
             remaining=None if times is None else int(times),
             spec={"method": method, "path": path, "status": status, "times": times},
         )
