@@ -7,7 +7,8 @@ import time
 from collections.abc import Callable
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
 from adminsite import auth0
@@ -63,6 +64,8 @@ class HtmxMessagesMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not getattr(request, "htmx", False):
             return None
+        if isinstance(exception, Http404 | PermissionDenied | SuspiciousOperation):
+            return None  # Django's own answers (404, 403, 400) are not unexpected errors
         logger.exception("Unhandled error in %s %s", request.method, request.path)
         messages.error(
             request,

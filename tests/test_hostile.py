@@ -348,3 +348,65 @@ def test_anonymous_requests_are_sent_to_sign_in(client, acme, tenant) -> None:
     r = client.post(reverse("orgs:remove-role", args=[acme]), {"user_id": "a", "role": "rol_x"})
     assert r.status_code in (302, 403)
     assert api_calls(tenant) == []
+
+
+# --- Names Auth0 would accept from a customer, planted in the sandbox ----------------------
+
+HOSTILE_NAMES = [
+    '<script>alert("name")</script>',
+    '"><img src=x onerror=alert(3)>',
+    "\u202eevil-rtl\u202c and \u200bzero\u200dwidth",
+    "x" * 2000,
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_hostile_role_and_member_names_are_escaped(operator_client, acme, tenant, name) -> None:
+    user_id = "auth0|63d16bb11e39d8a43b8ed0f5"  # Alice, who holds roles in acme
+    role_id = auth0.get_member_roles(org_id=acme, user_id=user_id)[0].id
+    with tenant.lock:
+        tenant.store.roles[role_id]["name"] = name
+        tenant.store.users[user_id]["name"] = name
+    bodies = [
+        operator_client.get(reverse("orgs:members", args=[acme]), headers=HTMX),
+        operator_client.get(
+            reverse("orgs:member-roles", args=[acme]), {"user_id": user_id}, headers=HTMX
+        ),
+        operator_client.get(
+            reverse("orgs:role-picker", args=[acme]), {"user_id": user_id}, headers=HTMX
+        ),
+    ]
+    for r in bodies:
+        body = r.content.decode()
+        assert r.status_code == 200
+        assert html.escape(name) in body or html.escape(name, quote=False) in body
+        assert "<script>alert" not in body and "<img src=x" not in body
+
+
+@pytest.mark.parametrize(
+    "pk", ["99999999999999999999999", "0", "-1", "1.5", "..%2f..", "%2e%2e", "1%3Fx%3D1", ""]
+)
+def test_hostile_audit_ids(operator_client, tenant, pk) -> None:
+    tenant.clear_log()
+    for method, path in (("get", f"/audit/{pk}/"), ("post", f"/audit/{pk}/restore/")):
+        r = getattr(operator_client, method)(path, headers=HTMX)
+        assert r.status_code == 404, (method, path, r.status_code)
+    assert api_calls(tenant) == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"org": "../../x"},
+        {"org": "org_x' OR 1=1 --"},
+        {"user": "<script>alert(1)</script>"},
+        {"action": "delete_everything"},
+        {"page": "99999999999999999999"},
+        {"page": "-1"},
+    ],
+)
+def test_hostile_audit_filters(operator_client, tenant, query) -> None:
+    r = operator_client.get("/audit/", query)
+    body = r.content.decode()
+    assert r.status_code in (200, 400, 404)
+    assert "<script>alert(1)" not in body and "Traceback" not in body
