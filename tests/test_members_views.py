@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import html
+import json
+from html.parser import HTMLParser
+
 import pytest
 from django.urls import reverse
 
 from adminsite import auth0
+from adminsite.templatetags.orgdesk import dom_id
 from tests.helpers import HTMX, api_calls, mutations, org_id
 
 
@@ -168,3 +173,144 @@ def test_viewer_cannot_assign_or_remove(viewer_client, tenant, acme) -> None:
     assert api_calls(tenant) == []
     body = viewer_client.get(reverse("orgs:members", args=[acme]), headers=HTMX).content.decode()
     assert "Add roles…" not in body and "Remove role" not in body
+
+
+# --- The roles cell's markup: what its buttons send, escaping, one copy of it ------------------
+
+HOSTILE_ROLE_NAME = '"\'><script>alert(1)</script> & {"role": "rol_other"}'
+
+
+class _Elements(HTMLParser):
+    """Start tags with their attributes, entities decoded as a browser decodes them; each
+    element also gets `in-cell`, the id of the table cell it is in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, dict[str, str]]] = []
+        self.cell = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {k: v or "" for k, v in attrs}
+        if tag == "td":
+            self.cell = found.get("id", "")
+        self.found.append((tag, found | {"in-cell": self.cell}))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td":
+            self.cell = ""
+
+
+def _elements(body: str) -> list[tuple[str, dict[str, str]]]:
+    parser = _Elements()
+    parser.feed(body)
+    return parser.found
+
+
+def _cell_of(body: str, user_id: str) -> dict[str, str]:
+    cell_id = dom_id(user_id, "roles")
+    [cell] = [a for t, a in _elements(body) if t == "td" and a.get("id") == cell_id]
+    return cell
+
+
+def test_remove_button_sends_what_remove_role_needs(operator_client, tenant, acme) -> None:
+    user_id = "samlp|acme-saml|jane/doe@acme.example"  # "|" and "/" in the id
+    [member] = [m for m in _members(acme) if m.user_id == user_id]
+    role = member.roles[0]
+    tenant.store.roles[role.id]["name"] = HOSTILE_ROLE_NAME
+    body = operator_client.get(reverse("orgs:members", args=[acme]), headers=HTMX).content.decode()
+    assert "<script>" not in body
+    cell = _cell_of(body, user_id)
+    # Every button of the cell swaps the cell and sends the member (htmx inherits these).
+    assert cell["hx-target"] == "this" and cell["hx-swap"] == "outerHTML"
+    assert json.loads(cell["hx-vals"]) == {"user_id": user_id}
+    [chip] = [
+        a
+        for t, a in _elements(body)
+        if t == "button"
+        and a["in-cell"] == cell["id"]
+        and a.get("aria-label") == f"Remove role {HOSTILE_ROLE_NAME}"
+    ]
+    values = json.loads(cell["hx-vals"]) | json.loads(chip["hx-vals"])
+    assert values == {"user_id": user_id, "role": role.id, "role_name": HOSTILE_ROLE_NAME}
+    assert chip["hx-post"] == reverse("orgs:remove-role", args=[acme])
+
+    tenant.clear_log()
+    r = operator_client.post(chip["hx-post"], values, headers=HTMX)
+    answer = r.content.decode()
+    assert r.status_code == 200 and "<script>" not in answer
+    assert f"Removed the role {html.escape(HOSTILE_ROLE_NAME)}" in answer
+    [delete] = mutations(tenant)
+    assert delete["json"] == {"roles": [role.id]}
+    assert role.id not in {r.id for r in auth0.get_member_roles(org_id=acme, user_id=user_id)}
+
+
+def test_add_roles_button_opens_the_picker_for_its_member(operator_client, tenant, acme) -> None:
+    user_id = "oidc|corp/okta|00u1abc"
+    body = operator_client.get(reverse("orgs:members", args=[acme]), headers=HTMX).content.decode()
+    cell = _cell_of(body, user_id)
+    # Every cell's Add roles… asks the same URL; the member comes from the cell's hx-vals,
+    # which htmx adds to a GET's query string (as the browser test exercises).
+    picker = reverse("orgs:role-picker", args=[acme])
+    adds = [a for t, a in _elements(body) if t == "button" and a.get("hx-get") == picker]
+    assert len(adds) == len(_members(acme))
+    r = operator_client.get(picker, json.loads(cell["hx-vals"]), headers=HTMX)
+    assert r.status_code == 200
+    assert 'data-testid="role-picker"' in r.content.decode()
+    assert r.context["member"]["user_id"] == user_id
+
+
+def test_a_roles_cell_alone_is_the_same_markup_as_in_its_row(operator_client, tenant, acme) -> None:
+    """Cancel in the role picker, assign and remove answer with the cell the row has."""
+    body = operator_client.get(reverse("orgs:members", args=[acme]), headers=HTMX).content.decode()
+    for member in _members(acme)[:5]:
+        alone = operator_client.get(
+            reverse("orgs:member-roles", args=[acme]), {"user_id": member.user_id}, headers=HTMX
+        ).content.decode()
+        cell = alone.strip()
+        assert cell.startswith(f'<td id="{dom_id(member.user_id, "roles")}"')
+        assert cell in body
+
+
+def test_viewer_cells_have_no_buttons_or_values(viewer_client, tenant, acme) -> None:
+    body = viewer_client.get(reverse("orgs:members", args=[acme]), headers=HTMX).content.decode()
+    assert body.count('data-testid="roles-cell"') == len(_members(acme))
+    assert "hx-vals" not in body and "hx-post" not in body and "<button" not in body
+    assert "No roles" in body  # members without roles say so
+    with_roles = next(m for m in _members(acme) if m.roles)
+    assert f'<span class="chip">{html.escape(with_roles.roles[0].name)}</span>' in body
+
+
+def test_rows_escape_every_value_of_a_member() -> None:
+    """The rows are built in Python (adminsite/templatetags/orgdesk.py): escaped like a template."""
+    from django.template import engines
+
+    hostile = "<b>x</b>\"'&"
+    member = auth0.Member(
+        user_id=f"auth0|{hostile}",
+        email=f"{hostile}@example.com",
+        name=hostile,
+        picture="",
+        roles=(auth0.Role(id=f"rol_{hostile}", name=hostile, description=""),),
+    )
+    rendered = (
+        engines["django"]
+        .from_string("{% load orgdesk %}{% member_rows members %}")
+        .render({"members": [member], "org_id": "org_abc", "is_operator": True})
+    )
+    assert "<b>" not in rendered and "\"'&" not in rendered
+    escaped = html.escape(hostile)
+    assert f"<td>{escaped}</td>" in rendered
+    assert f"<td>{escaped}@example.com</td>" in rendered
+    assert f'<code class="muted">auth0|{escaped}</code>' in rendered
+    assert f"Remove role {escaped}" in rendered
+    [cell] = [a for t, a in _elements(rendered) if t == "td" and "hx-vals" in a]
+    assert json.loads(cell["hx-vals"]) == {"user_id": member.user_id}
+    [chip] = [a for t, a in _elements(rendered) if t == "button" and "hx-vals" in a]
+    assert json.loads(chip["hx-vals"]) == {"role": f"rol_{hostile}", "role_name": hostile}
+    empty = auth0.Member(user_id="auth0|y", email="", name="", picture="", roles=())
+    viewer = (
+        engines["django"]
+        .from_string("{% load orgdesk %}{% member_rows members %}")
+        .render({"members": [empty], "org_id": "org_abc", "is_operator": False})
+    )
+    assert viewer.count("<td>—</td>") == 2 and "No roles" in viewer

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import html
+from urllib.parse import quote
+
+from django.template import engines
 from django.urls import reverse
 
+from adminsite import auth0
 from tests.helpers import HTMX, org_id
 
 
@@ -96,3 +101,28 @@ def test_hostile_ids_never_reach_a_view(operator_client, tenant) -> None:
 def test_sign_in_is_required(client, tenant) -> None:
     r = client.get(reverse("orgs:list"))
     assert r.status_code == 302 and r["Location"].startswith(reverse("login"))
+
+
+def test_each_row_links_to_its_organization_page(operator_client, tenant) -> None:
+    r = operator_client.get(reverse("orgs:list"))
+    body = r.content.decode()
+    for org in r.context["page"].organizations:
+        assert f'<a href="{reverse("orgs:detail", args=[org.id])}">' in body
+
+
+def test_rows_escape_every_value_of_an_organization() -> None:
+    """The rows are built in Python (adminsite/templatetags/orgdesk.py): escaped like a template,
+    and an id that is not what Auth0 sends stays inside its path segment."""
+    hostile = "<b>x</b>\"'&"
+    org = auth0.Organization(id=f"org_/../{hostile}", name=hostile, display_name=hostile)
+    rendered = (
+        engines["django"]
+        .from_string("{% load orgdesk %}{% organization_rows orgs %}")
+        .render({"orgs": [org]})
+    )
+    escaped = html.escape(hostile)
+    assert "<b>" not in rendered and "\"'&" not in rendered
+    assert f">{escaped}</a></td>" in rendered
+    assert f"<td><code>{escaped}</code></td>" in rendered
+    assert f'<code class="muted">org_/../{escaped}</code>' in rendered
+    assert f'href="/orgs/{quote(org.id, safe="")}/"' in rendered
