@@ -5,10 +5,14 @@ from __future__ import annotations
 import html
 from urllib.parse import quote
 
+from django.contrib.auth.models import Group
+from django.db import connection
 from django.template import engines
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from adminsite import auth0
+from adminsite.permissions import OPERATORS_GROUP
 from tests.helpers import HTMX, org_id
 
 
@@ -126,3 +130,36 @@ def test_rows_escape_every_value_of_an_organization() -> None:
     assert f"<td><code>{escaped}</code></td>" in rendered
     assert f'<code class="muted">org_/../{escaped}</code>' in rendered
     assert f'href="/orgs/{quote(org.id, safe="")}/"' in rendered
+
+
+def test_operator_group_is_asked_at_most_once_per_request(client, tenant, django_user_model):
+    """For a member of the operators group (not a superuser) the question is a query: a page
+    asks it once however many templates it renders, the table part that never shows it not
+    at all."""
+    user = django_user_model.objects.create_user("oscar", password="pw")
+    user.groups.add(Group.objects.get_or_create(name=OPERATORS_GROUP)[0])
+    client.force_login(user)
+
+    def group_queries(*args, **kwargs) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            r = client.get(*args, **kwargs)
+        assert r.status_code == 200
+        return sum("auth_group" in q["sql"] for q in queries.captured_queries)
+
+    first = client.get(reverse("orgs:list")).context["page"].next
+    table = HTMX | {"HX-Target": "org-table"}
+    assert group_queries(reverse("orgs:list"), {"from": first}, headers=table) == 0
+    assert group_queries(reverse("orgs:list")) == 1
+    acme = org_id("acme")
+    assert group_queries(reverse("orgs:members", args=[acme]), headers=HTMX) == 1
+    member = next(m for m in auth0.list_members(org_id=acme).members if m.roles)
+    role = member.roles[0]
+    with CaptureQueriesContext(connection) as queries:
+        r = client.post(
+            reverse("orgs:remove-role", args=[acme]),
+            {"user_id": member.user_id, "role": role.id, "role_name": role.name},
+            headers=HTMX,
+        )
+    assert "Removed the role" in r.content.decode()  # the cell, then the flash message
+    # One for permissions.operator_required, one for the cell's buttons; none for the message.
+    assert sum("auth_group" in q["sql"] for q in queries.captured_queries) <= 2
