@@ -41,7 +41,7 @@ def _previous_cursor(
     Returns the cursor of the page before `cursor` ("" for the first page), or None if unknown.
     """
     pages: dict[str, str] = request.session.get(trail, {})
-    if nxt:
+    if nxt and pages.get(nxt) != (cursor or ""):  # a page seen before: no session write
         pages[nxt] = cursor or ""
         if len(pages) > 500:  # bound the session: forget the oldest links
             pages = dict(list(pages.items())[-500:])

@@ -163,3 +163,16 @@ def test_operator_group_is_asked_at_most_once_per_request(client, tenant, django
     assert "Removed the role" in r.content.decode()  # the cell, then the flash message
     # One for permissions.operator_required, one for the cell's buttons; none for the message.
     assert sum("auth_group" in q["sql"] for q in queries.captured_queries) <= 2
+
+
+def test_a_page_seen_before_does_not_write_the_session(operator_client, tenant) -> None:
+    """The trail of pages (for ← Previous) changes only on a new page: no session write else."""
+    first = operator_client.get(reverse("orgs:list"))
+    assert first.cookies.get("sessionid")  # the first page's link to the next one is new
+    again = operator_client.get(reverse("orgs:list"))
+    assert "sessionid" not in again.cookies
+    second = operator_client.get(reverse("orgs:list"), {"from": first.context["page"].next})
+    assert second.cookies.get("sessionid") and "← Previous" in second.content.decode()
+    members = reverse("orgs:members", args=[org_id("big-co")])
+    assert operator_client.get(members, headers=HTMX).cookies.get("sessionid")
+    assert "sessionid" not in operator_client.get(members, headers=HTMX).cookies
