@@ -477,7 +477,8 @@ def main() -> int:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)  # in-memory SQLite
+    connection.settings_dict["TEST"]["NAME"] = None  # in-memory SQLite (tests use a file)
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
     operator = get_user_model().objects.create_user(
         "bench-operator", password="unused-" + os.urandom(8).hex(), is_superuser=True
     )

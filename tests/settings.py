@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ["AUTH0_DOMAIN"] = ""  # read_env() never overrides a variable that is set
 os.environ["CACHE_URL"] = os.environ.get("TEST_CACHE_URL", "locmemcache://org-desk-tests")
@@ -20,3 +21,11 @@ SECURE_HSTS_SECONDS = 0
 # Tests seed a smaller sandbox unless a test asks for more.
 SANDBOX_ORGANIZATIONS = 1100
 SANDBOX_BIG_ORG_MEMBERS = 1100
+
+# A file, not SQLite's in-memory database: with an in-memory database Django hands the live
+# server's threads one shared connection, and a page whose two parts load at once would use it
+# from two threads together ("bad parameter or other API misuse").
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"orgdesk-tests-{os.getpid()}.sqlite3")
+    }
