@@ -16,6 +16,11 @@ from adminsite import auth0
 from tests.helpers import HTMX, org_id
 
 
+def _now(fault: dict) -> dict:
+    """The fault's keyword arguments, with time-relative values (a callable) computed now."""
+    return {key: value() if callable(value) else value for key, value in fault.items()}
+
+
 def _later(seconds: int) -> dict[str, str]:
     return {
         "X-RateLimit-Limit": "50",
@@ -76,7 +81,7 @@ CASES = {
         "Auth0 reported a conflict (409): The name/client_id tuple has already been used",
     ),
     "429": (
-        {"status": 429, "headers": _later(90)},
+        {"status": 429, "headers": lambda: _later(90)},
         "Auth0 is rate limiting Org Desk (429 Too Many Requests)",
     ),
     "500": (
@@ -116,7 +121,7 @@ def acme(tenant, settings) -> str:
 def test_read_failure_shows_message(operator_client, tenant, acme, case) -> None:
     fault, expected = CASES[case]
     auth0.domain_connection_index()  # warm: the failure hits the enabled_connections call
-    tenant.add_fault(method="GET", path=r"/enabled_connections", **fault)
+    tenant.add_fault(method="GET", path=r"/enabled_connections", **_now(fault))
     r = operator_client.get(reverse("connections:list", args=[acme]), headers=HTMX)
     body = html.unescape(r.content.decode())
     assert r.status_code == 200
@@ -129,7 +134,7 @@ def test_read_failure_shows_message(operator_client, tenant, acme, case) -> None
 def test_change_failure_shows_message(operator_client, tenant, acme, case) -> None:
     fault, expected = CASES[case]
     conn = auth0.list_enabled_connections(org_id=acme)[0]
-    tenant.add_fault(method="PATCH", path=r"/api/v2/connections/", **fault)
+    tenant.add_fault(method="PATCH", path=r"/api/v2/connections/", **_now(fault))
     r = operator_client.post(
         reverse("connections:domain-level", args=[acme, conn.connection_id]),
         {"is_domain_connection": "true"},

@@ -30,6 +30,11 @@ SECRET = "sandbox-secret"
 MEMBER = "samlp|acme-saml|jane/doe@acme.example"
 
 
+def _now(fault: dict) -> dict:
+    """The fault's keyword arguments, with time-relative values (a callable) computed now."""
+    return {key: value() if callable(value) else value for key, value in fault.items()}
+
+
 def _later(seconds: int) -> dict[str, str]:
     return {
         "x-ratelimit-limit": "50",
@@ -56,7 +61,7 @@ FAULTS: dict[str, dict] = {
         "status": 409,
         "body": {"statusCode": 409, "error": "Conflict", "message": "Conflicting update"},
     },
-    "429": {"status": 429, "headers": _later(600)},
+    "429": {"status": 429, "headers": lambda: _later(600)},  # reset: from when it is sent
     "500": {"status": 500},
     "502": {"status": 502, "body": "<html><body>502 Bad Gateway</body></html>"},
     "503": {"status": 503},
@@ -209,7 +214,7 @@ def test_fault(operator_client, http_tenant, settings, ctx, caplog, case: Case, 
     if fault == "refused":
         settings.AUTH0_BASE_URL = f"http://127.0.0.1:{_closed_port()}"
     else:
-        http_tenant.add_fault(path=r"^/api/v2/", times=None, **FAULTS[fault])
+        http_tenant.add_fault(path=r"^/api/v2/", times=None, **_now(FAULTS[fault]))
 
     send = getattr(operator_client, case.method)
     args = {"data": case.data(ctx)} if case.data else {}
