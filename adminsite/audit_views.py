@@ -27,7 +27,7 @@ PER_PAGE = 50
 class AuditFilterForm(forms.Form):
     org = forms.RegexField(
         label="Organization id",
-        regex=r"^org_[A-Za-z0-9]{1,46}$",
+        regex=rf"\A{auth0.ORG_ID.pattern}\Z",
         required=False,
         max_length=50,
         error_messages={"invalid": "An organization id looks like org_ followed by letters."},

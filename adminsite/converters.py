@@ -5,9 +5,11 @@ from __future__ import annotations
 from django.urls import register_converter
 from django.urls.converters import get_converters
 
+from adminsite import auth0
+
 
 class OrganizationId:
-    regex = "org_[A-Za-z0-9]{1,46}"
+    regex = auth0.ORG_ID.pattern
 
     def to_python(self, value: str) -> str:
         return value
@@ -17,7 +19,7 @@ class OrganizationId:
 
 
 class ConnectionId(OrganizationId):
-    regex = "con_[A-Za-z0-9]{1,46}"
+    regex = auth0.CONNECTION_ID.pattern
 
 
 def register() -> None:

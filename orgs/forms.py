@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from django import forms
 
-ROLE_ID = re.compile(r"^rol_[A-Za-z0-9]{1,46}$")
+from adminsite import auth0
+
 MAX_ROLES_PER_MEMBER = 50  # Auth0: "Maximum of 50 roles per member" in one organization
 
 
@@ -27,7 +26,7 @@ class RoleIdsField(forms.MultipleChoiceField):
     """Role ids picked from Auth0's list: any well-formed `rol_…` id, at most 50."""
 
     def valid_value(self, value: str) -> bool:
-        return bool(ROLE_ID.match(value))
+        return bool(auth0.ROLE_ID.fullmatch(value))
 
     def clean(self, value: object) -> list[str]:
         roles = list(dict.fromkeys(super().clean(value)))
@@ -41,7 +40,7 @@ class AssignRolesForm(MemberForm):
 
 
 class RemoveRoleForm(MemberForm):
-    role = forms.RegexField(regex=ROLE_ID)
+    role = forms.RegexField(regex=rf"\A{auth0.ROLE_ID.pattern}\Z")
 
 
 class MemberSearchForm(forms.Form):

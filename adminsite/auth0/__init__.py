@@ -7,6 +7,10 @@
 from __future__ import annotations
 
 from .api import (
+    CONNECTION_ID,
+    ORG_ID,
+    ORG_NAME,
+    ROLE_ID,
     add_enabled_connection,
     assign_member_roles,
     domain_connection_index,
@@ -46,6 +50,10 @@ from .models import (
 )
 
 __all__ = [
+    "CONNECTION_ID",
+    "ORG_ID",
+    "ORG_NAME",
+    "ROLE_ID",
     "Auth0Error",
     "BadRequest",
     "Conflict",

@@ -42,6 +42,8 @@ FIND_LIMIT = 10
 LUCENE_SPECIAL = re.compile(r'([+\-=&|><!(){}\[\]^"~*?:\\/])')
 
 
+# The shapes of Auth0's ids and organization names; the one definition Org Desk checks against
+# (URL converters, forms and the jump box use these too).
 ORG_ID = re.compile(r"org_[A-Za-z0-9]{1,46}")
 CONNECTION_ID = re.compile(r"con_[A-Za-z0-9]{1,46}")
 ROLE_ID = re.compile(r"rol_[A-Za-z0-9]{1,46}")
