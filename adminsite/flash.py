@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import UTC
 
 from django.contrib import messages
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django_htmx.http import reswap
 
 from adminsite import auth0
 
@@ -82,3 +83,8 @@ def report(
     request: HttpRequest, exc: auth0.Auth0Error, *, subject: str, changing: bool = False
 ) -> None:
     messages.error(request, describe(exc, subject=subject, changing=changing))
+
+
+def no_swap(status: int = 200) -> HttpResponse:
+    """An htmx answer that leaves the page as it is: the flash message it carries says why."""
+    return reswap(HttpResponse(status=status), "none")

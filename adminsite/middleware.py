@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
-from adminsite import auth0
+from adminsite import auth0, flash
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,4 @@ class HtmxMessagesMiddleware:
             "Org Desk hit an unexpected error and nothing more was done. "
             "Reload the page; if it happens again, tell the Org Desk maintainers.",
         )
-        response = HttpResponse(status=200)
-        response["HX-Reswap"] = "none"
-        return response
+        return flash.no_swap()

@@ -13,6 +13,9 @@ from functools import wraps
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from adminsite import flash
 
 OPERATORS_GROUP = "operators"
 
@@ -37,13 +40,9 @@ def operator_required[V: Callable[..., HttpResponse]](view: V) -> V:
                 "You have read-only access (viewer), so nothing was changed. "
                 "Ask an Org Desk administrator for operator access.",
             )
-            response = HttpResponse(status=403)
-            response["HX-Reswap"] = "none"
-            if not getattr(request, "htmx", False):
-                from django.shortcuts import render
-
-                response = render(request, "403.html", status=403)
-            return response
+            if getattr(request, "htmx", False):
+                return flash.no_swap(status=403)
+            return render(request, "403.html", status=403)
         return view(request, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

@@ -32,7 +32,7 @@ from django.contrib.auth.models import AbstractBaseUser, Group
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from adminsite import sso_config
+from adminsite import flash, sso_config
 from adminsite.permissions import OPERATORS_GROUP
 
 logger = logging.getLogger(__name__)
@@ -232,9 +232,7 @@ def refuse(request: HttpRequest, request_sso: SSORequest) -> HttpResponse:
     reason = refusal_reason(request_sso)
     if getattr(request, "htmx", False):
         messages.error(request, f"Not signed in (403). {reason}")
-        response = HttpResponse(status=403)
-        response["HX-Reswap"] = "none"
-        return response
+        return flash.no_swap(status=403)
     return render(
         request,
         "registration/sso_refused.html",

@@ -8,6 +8,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from adminsite import flash
+
 
 @login_not_required
 @require_GET
@@ -25,9 +27,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
         "so nothing was changed. Reload the page and try again.",
     )
     if getattr(request, "htmx", False):
-        response = HttpResponse(status=403)
-        response["HX-Reswap"] = "none"
-        return response
+        return flash.no_swap(status=403)
     return render(request, "403.html", status=403)
 
 
@@ -36,7 +36,5 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     """404: for htmx a message instead of a page swapped into a row."""
     if getattr(request, "htmx", False):
         messages.error(request, "Org Desk has no such page or id (404). Nothing was changed.")
-        response = HttpResponse(status=404)
-        response["HX-Reswap"] = "none"
-        return response
+        return flash.no_swap(status=404)
     return render(request, "404.html", status=404)

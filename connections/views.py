@@ -53,12 +53,6 @@ def _render_row(
     return render(request, f"{TEMPLATE}#{partial}", {"org_id": org_id, "row": row})
 
 
-def _no_swap() -> HttpResponse:
-    response = HttpResponse()
-    response["HX-Reswap"] = "none"
-    return response
-
-
 def _gone(request: HttpRequest, connection_id: str) -> HttpResponse:
     """The connection is no longer enabled for this organization: drop its row."""
     messages.warning(
@@ -78,8 +72,16 @@ def _fetch_row(
         return _gone(request, connection_id)
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="connection")
-        return _no_swap()
+        return flash.no_swap()
     return _row(enabled, _domain_levels(request))
+
+
+def _fresh_row(
+    request: HttpRequest, org_id: str, connection_id: str, partial: str = "connection-row"
+) -> HttpResponse:
+    """The row (or its confirm step) from Auth0 now, or the answer that it could not be read."""
+    row = _fetch_row(request, org_id, connection_id)
+    return row if isinstance(row, HttpResponse) else _render_row(request, org_id, row, partial)
 
 
 @require_GET
@@ -104,8 +106,7 @@ def connection_list(request: HttpRequest, org_id: str) -> HttpResponse:
 @require_GET
 def connection_row(request: HttpRequest, org_id: str, connection_id: str) -> HttpResponse:
     """One row, fresh from Auth0 (what Cancel on a confirm step goes back to)."""
-    row = _fetch_row(request, org_id, connection_id)
-    return row if isinstance(row, HttpResponse) else _render_row(request, org_id, row)
+    return _fresh_row(request, org_id, connection_id)
 
 
 @require_http_methods(["GET", "POST"])
@@ -113,16 +114,13 @@ def connection_row(request: HttpRequest, org_id: str, connection_id: str) -> Htt
 def domain_level(request: HttpRequest, org_id: str, connection_id: str) -> HttpResponse:
     """F3: confirm (GET), then set (POST) the connection's tenant-wide domain-level status."""
     if request.method == "GET":
-        row = _fetch_row(request, org_id, connection_id)
-        if isinstance(row, HttpResponse):
-            return row
-        return _render_row(request, org_id, row, "confirm-domain-level")
+        return _fresh_row(request, org_id, connection_id, "confirm-domain-level")
     wanted = request.POST.get("is_domain_connection")
     if wanted not in ("true", "false"):
         messages.error(
             request, "Nothing was changed: the requested domain-level status is missing."
         )
-        return _no_swap()
+        return flash.no_swap()
     enabled = wanted == "true"
     # The previous status from the connection index, cached by the confirm step: no call.
     try:
@@ -143,11 +141,10 @@ def domain_level(request: HttpRequest, org_id: str, connection_id: str) -> HttpR
             entry.after = {"is_domain_connection": connection.is_domain_connection}
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="connection", changing=True)
-        return _no_swap()
+        return flash.no_swap()
     state = "now domain-level" if connection.is_domain_connection else "no longer domain-level"
     messages.success(request, f"The connection {connection.name} is {state} for the whole tenant.")
-    row = _fetch_row(request, org_id, connection_id)
-    return row if isinstance(row, HttpResponse) else _render_row(request, org_id, row)
+    return _fresh_row(request, org_id, connection_id)
 
 
 @require_http_methods(["GET", "POST"])
@@ -182,7 +179,7 @@ def remove(request: HttpRequest, org_id: str, connection_id: str) -> HttpRespons
         return _gone(request, connection_id)
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="connection", changing=True)
-        return _no_swap()
+        return flash.no_swap()
     audit.forget_connection(request, org_id, connection_id)
     name = entry.before.get("name") or posted_name or connection_id
     messages.success(

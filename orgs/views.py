@@ -22,8 +22,6 @@ from adminsite.permissions import operator_required
 from orgs.forms import MAX_ROLES_PER_MEMBER, AssignRolesForm, MemberForm, RemoveRoleForm
 
 PAGE_SIZE = 50
-ORG_ID = re.compile(r"^org_[A-Za-z0-9]{1,46}$")
-ORG_NAME = re.compile(r"^[a-z0-9_-]{1,50}$")
 CURSOR = re.compile(r"^[A-Za-z0-9_=+/-]{1,512}$")
 DETAIL = "orgs/organization_detail.html"
 
@@ -73,9 +71,9 @@ def organization_list(request: HttpRequest) -> HttpResponse:
 
 
 def _jump_to_organization(request: HttpRequest, query: str) -> HttpResponse:
-    if ORG_ID.match(query):
+    if auth0.ORG_ID.fullmatch(query):
         lookup, kind = (lambda: auth0.get_organization(org_id=query)), "id"
-    elif ORG_NAME.match(query.lower()):
+    elif auth0.ORG_NAME.fullmatch(query.lower()):
         query = query.lower()
         lookup, kind = (lambda: auth0.get_organization_by_name(name=query)), "name"
     else:
@@ -98,11 +96,7 @@ def _jump_to_organization(request: HttpRequest, query: str) -> HttpResponse:
 
 
 def _back_to_list(request: HttpRequest) -> HttpResponse:
-    if request.htmx:
-        response = HttpResponse()
-        response["HX-Reswap"] = "none"
-        return response
-    return redirect("orgs:list")
+    return flash.no_swap() if request.htmx else redirect("orgs:list")
 
 
 @require_GET
@@ -166,22 +160,15 @@ def _roles_cell(
             roles = auth0.get_member_roles(org_id=org_id, user_id=user_id)
         except auth0.Auth0Error as exc:
             flash.report(request, exc, subject="member")
-            return _no_swap()
+            return flash.no_swap()
     context = {"org_id": org_id, "member": {"user_id": user_id, "roles": roles}}
     return render(request, f"{DETAIL}#roles-cell", context)
-
-
-def _no_swap(status: int = 200) -> HttpResponse:
-    """Leave the page as it is (the flash message explains why)."""
-    response = HttpResponse(status=status)
-    response["HX-Reswap"] = "none"
-    return response
 
 
 def _invalid(request: HttpRequest, form: MemberForm) -> HttpResponse:
     errors = "; ".join(e for errs in form.errors.values() for e in errs)
     messages.error(request, f"Nothing was changed: {errors}")
-    return _no_swap(status=400)
+    return flash.no_swap(status=400)
 
 
 @require_GET
@@ -207,7 +194,7 @@ def role_picker(request: HttpRequest, org_id: str) -> HttpResponse:
         current = [] if only_options else auth0.get_member_roles(org_id=org_id, user_id=user_id)
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="member")
-        return _no_swap()
+        return flash.no_swap()
     if not only_options:  # what an assignment from this picker starts from (audit, limit)
         audit.stash_member_roles(request, org_id, user_id, current)
     assigned = {r.id for r in current} if not only_options else set(request.GET.getlist("assigned"))
@@ -229,7 +216,7 @@ def _role_list(roles: list[auth0.Role]) -> list[dict[str, str]]:
 
 def _refused_id(request: HttpRequest, exc: auth0.InvalidId) -> HttpResponse:
     messages.error(request, f"Nothing was changed: {exc}")
-    return _no_swap(status=400)
+    return flash.no_swap(status=400)
 
 
 @require_POST
@@ -288,7 +275,7 @@ def assign_roles(request: HttpRequest, org_id: str) -> HttpResponse:
         return _refused_id(request, exc)
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="member", changing=True)
-        return _no_swap()
+        return flash.no_swap()
     if refused:
         if new:
             messages.error(request, refused)
@@ -297,7 +284,7 @@ def assign_roles(request: HttpRequest, org_id: str) -> HttpResponse:
         return _roles_cell(request, org_id, user_id, current)
     if roles is None:
         messages.success(request, f"Assigned {len(new)} role(s) to {user_id}; reload to see them.")
-        return _no_swap()
+        return flash.no_swap()
     names = ", ".join(r.name for r in roles if r.id in new)
     messages.success(request, f"Assigned {names or len(new)} to {user_id}.")
     return _roles_cell(request, org_id, user_id, roles)
@@ -338,8 +325,8 @@ def remove_role(request: HttpRequest, org_id: str) -> HttpResponse:
         return _refused_id(request, exc)
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="member", changing=True)
-        return _no_swap()
+        return flash.no_swap()
     messages.success(request, f"Removed the role {label or role_id} from {user_id}.")
     if roles is None:
-        return _no_swap()
+        return flash.no_swap()
     return _roles_cell(request, org_id, user_id, roles)
