@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone
@@ -64,11 +66,11 @@ class Recording:
         self._not_sent = reason
 
     def __enter__(self) -> Recording:
-        user = getattr(self.request, "user", None)
-        known = bool(getattr(user, "is_authenticated", False))
+        user: User | AnonymousUser | None = getattr(self.request, "user", None)
+        author = user if user is not None and user.is_authenticated else None
         self.entry = AuditEntry.objects.create(
-            user=user if known else None,
-            username=user.get_username() if known else "(anonymous)",  # type: ignore[union-attr]
+            user=author,
+            username=author.get_username() if author is not None else "(anonymous)",
             before=self.before,
             roles=self.roles,
             **self.fields,
@@ -80,7 +82,7 @@ class Recording:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> bool:
+    ) -> Literal[False]:
         fields: dict[str, Any] = {"before": self.before, "after": self.after, "roles": self.roles}
         if exc is None or self._succeeded:
             if self._not_sent is not None and not self._succeeded:
@@ -119,7 +121,7 @@ def record(
     member_id: str = "",
     roles: list[dict[str, str]] | None = None,
     before: Any = None,
-    requested: dict[str, Any] | None = None,
+    requested: Mapping[str, object] | None = None,
     restores: AuditEntry | None = None,
 ) -> Recording:
     """An audit entry for one change attempt; use as `with record(...) as entry:`."""

@@ -7,6 +7,7 @@ action, which posts and redirects back to the entry with a flash message.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, TypedDict, cast
 
 from django import forms
 from django.conf import settings
@@ -72,6 +73,14 @@ def _restore_in_flight(entry: AuditEntry) -> bool:
     return entry.restorations.filter(outcome=Outcome.PENDING, created_at__gte=since).exists()
 
 
+class _ConnectionSettings(TypedDict):
+    """What a restore sends back to Auth0 (add_enabled_connection's settings)."""
+
+    assign_membership_on_login: bool
+    show_as_button: bool
+    is_signup_enabled: bool | None
+
+
 @require_POST
 @operator_required
 def restore(request: HttpRequest, pk: int) -> HttpResponse:
@@ -98,8 +107,9 @@ def restore(request: HttpRequest, pk: int) -> HttpResponse:
         )
         return redirect(entry)
 
-    before = entry.before
-    settings_back = {
+    # is_restorable checked it: a dict holding the connection's former settings.
+    before = cast(dict[str, Any], entry.before)
+    settings_back: _ConnectionSettings = {
         "assign_membership_on_login": bool(before["assign_membership_on_login"]),
         "show_as_button": bool(before["show_as_button"]),
         "is_signup_enabled": before.get("is_signup_enabled"),  # None: not sent

@@ -9,16 +9,18 @@ from django.utils.functional import SimpleLazyObject
 from adminsite import sso
 from adminsite.permissions import is_operator
 
+_IS_OPERATOR = "_org_desk_is_operator"  # the answer, kept on the request
+
 
 def _is_operator(request: HttpRequest) -> bool:
     """Asked at most once per request: a request may render several templates (the page, then
     its flash messages), and for a member of the operators group the answer is a query."""
     try:
-        return request._org_desk_is_operator  # type: ignore[attr-defined]
+        return bool(getattr(request, _IS_OPERATOR))
     except AttributeError:
         user = getattr(request, "user", None)
         answer = bool(user and is_operator(user))
-        request._org_desk_is_operator = answer  # type: ignore[attr-defined]
+        setattr(request, _IS_OPERATOR, answer)
         return answer
 
 

@@ -83,6 +83,8 @@ class AuditQuerySet(models.QuerySet["AuditEntry"]):
     def delete(self) -> tuple[int, dict[str, int]]:
         raise AuditImmutable("Audit entries cannot be deleted.")
 
+    # Kept off the manager like Django's own QuerySet.delete: Django reads this function
+    # attribute, which no stub declares.
     delete.queryset_only = True  # type: ignore[attr-defined]
 
     def update(self, **kwargs: Any) -> int:

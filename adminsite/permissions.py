@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from typing import Concatenate
 
 from django.contrib import messages
+from django.contrib.auth.models import AnonymousUser, User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -20,20 +22,22 @@ from adminsite import flash
 OPERATORS_GROUP = "operators"
 
 
-def is_operator(user: object) -> bool:
+def is_operator(user: User | AnonymousUser) -> bool:
     """Superusers and members of the `operators` group may change things (read fresh each time)."""
-    if not getattr(user, "is_authenticated", False):
+    if not user.is_authenticated:
         return False
-    if getattr(user, "is_superuser", False):
+    if user.is_superuser:
         return True
-    return user.groups.filter(name=OPERATORS_GROUP).exists()  # type: ignore[attr-defined]
+    return user.groups.filter(name=OPERATORS_GROUP).exists()
 
 
-def operator_required[V: Callable[..., HttpResponse]](view: V) -> V:
+def operator_required[R: HttpRequest, **P](
+    view: Callable[Concatenate[R, P], HttpResponse],
+) -> Callable[Concatenate[R, P], HttpResponse]:
     """Refuse a mutating view to viewers: 403 with a message, and no upstream call."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+    def wrapper(request: R, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
         if not is_operator(request.user):
             messages.error(
                 request,
@@ -45,4 +49,4 @@ def operator_required[V: Callable[..., HttpResponse]](view: V) -> V:
             return render(request, "403.html", status=403)
         return view(request, *args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper

@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib import auth, messages
 from django.contrib.auth.backends import ModelBackend, RemoteUserBackend
 from django.contrib.auth.middleware import RemoteUserMiddleware
-from django.contrib.auth.models import AbstractBaseUser, Group
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.models import Group, User
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 
 from adminsite import flash, sso_config
@@ -76,14 +76,22 @@ class SSOBackend(RemoteUserBackend):
     def clean_username(self, username: str) -> str:
         return username.strip().lower()
 
-    def authenticate(self, request: HttpRequest | None, remote_user: str | None):  # type: ignore[override]
+    # remote_user instead of username/password, as in Django's RemoteUserBackend (whose stub
+    # ignores the same mismatch with ModelBackend).
+    def authenticate(  # type: ignore[override]
+        self, request: HttpRequest | None, remote_user: str | None
+    ) -> User | None:
         if current() is None or not remote_user:
             return None
         if not valid_username(self.clean_username(remote_user)):
             return None
         return super().authenticate(request, remote_user)
 
-    def configure_user(self, request, user, created=True):  # type: ignore[no-untyped-def]
+    # Given AUTH_USER_MODEL, Django's User here (it sets email), which the stub's TypeVar
+    # bound to AbstractBaseUser cannot express.
+    def configure_user(  # type: ignore[override]
+        self, request: HttpRequest | None, user: User, created: bool = True
+    ) -> User:
         if created:
             logger.info("SSO: first sign-in of %s, user created", user.get_username())
             user.set_unusable_password()  # the proxy vouches for them; no password exists
@@ -92,7 +100,7 @@ class SSOBackend(RemoteUserBackend):
             user.save(update_fields=["password", "email"])
         return user
 
-    def get_user(self, user_id):  # type: ignore[no-untyped-def]
+    def get_user(self, user_id: object) -> User | None:
         # A session made by the proxy is worth nothing once SSO is switched off.
         return super().get_user(user_id) if current() is not None else None
 
@@ -100,13 +108,19 @@ class SSOBackend(RemoteUserBackend):
 class PasswordBackend(ModelBackend):
     """Django's username/password backend; it accepts no password while SSO is on."""
 
-    def authenticate(self, request, username=None, password=None, **kwargs):  # type: ignore[no-untyped-def]
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: object,
+    ) -> User | None:
         if current() is not None:
             return None
         return super().authenticate(request, username=username, password=password, **kwargs)
 
 
-def sync_operator_role(user: AbstractBaseUser, request_sso: SSORequest) -> None:
+def sync_operator_role(user: User, request_sso: SSORequest) -> None:
     """Make the `operators` group membership match the proxy's groups, on every request.
 
     Only with SSO_GROUPS_HEADER: without it, operators are managed in Django's admin.
@@ -115,19 +129,24 @@ def sync_operator_role(user: AbstractBaseUser, request_sso: SSORequest) -> None:
     if config.groups_meta_key is None:
         return
     wanted = bool(request_sso.groups & config.operator_groups)
-    has = user.groups.filter(name=OPERATORS_GROUP).exists()  # type: ignore[attr-defined]
+    has = user.groups.filter(name=OPERATORS_GROUP).exists()
     if wanted == has:
         return
     group, _ = Group.objects.get_or_create(name=OPERATORS_GROUP)
     if wanted:
-        user.groups.add(group)  # type: ignore[attr-defined]
+        user.groups.add(group)
     else:
-        user.groups.remove(group)  # type: ignore[attr-defined]
+        user.groups.remove(group)
     logger.info(
         "SSO: %s is %s an operator (groups from the proxy)",
         user.get_username(),
         "now" if wanted else "no longer",
     )
+
+
+def _set_sso(request: HttpRequest, request_sso: SSORequest | None) -> None:
+    # The attribute this middleware adds; read back with getattr(request, "sso", None).
+    request.sso = request_sso  # type: ignore[attr-defined]
 
 
 class SSOMiddleware(RemoteUserMiddleware):
@@ -137,26 +156,29 @@ class SSOMiddleware(RemoteUserMiddleware):
     """
 
     sync_capable = True
-    async_capable = False
+    # Sync only: the stub types Django's attribute as Literal[True], which a subclass cannot lower.
+    async_capable = False  # type: ignore[assignment]
 
-    @property  # type: ignore[override]
-    def header(self) -> str:
+    # A property, not Django's class attribute: the header follows the settings of each request.
+    @property
+    def header(self) -> str:  # type: ignore[override]
         """The request.META key of SSO_USER_HEADER (e.g. HTTP_X_FORWARDED_EMAIL)."""
         config = current()
         return config.user_meta_key if config else "REMOTE_USER"
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         config = current()
         if config is None:
-            request.sso = None  # type: ignore[attr-defined]
+            _set_sso(request, None)
             return self.get_response(request)
         trusted = config.is_trusted(request.META.get("REMOTE_ADDR"))
-        request.sso = SSORequest(  # type: ignore[attr-defined]
+        request_sso = SSORequest(
             config=config,
             trusted=trusted,
             claimed_user=request.META.get(config.user_meta_key) if trusted else None,
             groups=config.groups_of(request.META) if trusted else frozenset(),
         )
+        _set_sso(request, request_sso)
         if not trusted and config.user_meta_key in request.META:
             logger.warning(
                 "SSO: ignored the %s header from %s, which is not in SSO_TRUSTED_PROXIES",
@@ -165,7 +187,7 @@ class SSOMiddleware(RemoteUserMiddleware):
             )
         self.process_request(request)
         if request.user.is_authenticated:
-            sync_operator_role(request.user, request.sso)  # type: ignore[attr-defined]
+            sync_operator_role(request.user, request_sso)
         return self.get_response(request)
 
     def get_username(self, request: HttpRequest) -> str:

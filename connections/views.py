@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from adminsite import audit, auth0, flash
+from adminsite.http import HtmxHttpRequest
 from adminsite.models import Action
 from adminsite.permissions import operator_required
 
@@ -85,7 +86,7 @@ def _fresh_row(
 
 
 @require_GET
-def connection_list(request: HttpRequest, org_id: str) -> HttpResponse:
+def connection_list(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     """F2: the organization's enabled connections with their domain-level status."""
     if not request.htmx:
         return redirect("orgs:detail", org_id)

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from adminsite import audit, auth0, flash
+from adminsite.http import HtmxHttpRequest
 from adminsite.models import Action
 from adminsite.permissions import operator_required
 from orgs.forms import MAX_ROLES_PER_MEMBER, AssignRolesForm, MemberForm, RemoveRoleForm
@@ -51,7 +52,7 @@ def _previous_cursor(
 
 
 @require_GET
-def organization_list(request: HttpRequest) -> HttpResponse:
+def organization_list(request: HtmxHttpRequest) -> HttpResponse:
     """F1: one page of organizations (checkpoint paging), or a jump to one by id or name."""
     query = request.GET.get("q", "").strip()
     if query:
@@ -70,7 +71,7 @@ def organization_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _jump_to_organization(request: HttpRequest, query: str) -> HttpResponse:
+def _jump_to_organization(request: HtmxHttpRequest, query: str) -> HttpResponse:
     if auth0.ORG_ID.fullmatch(query):
         lookup, kind = (lambda: auth0.get_organization(org_id=query)), "id"
     elif auth0.ORG_NAME.fullmatch(query.lower()):
@@ -95,7 +96,7 @@ def _jump_to_organization(request: HttpRequest, query: str) -> HttpResponse:
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
-def _back_to_list(request: HttpRequest) -> HttpResponse:
+def _back_to_list(request: HtmxHttpRequest) -> HttpResponse:
     return flash.no_swap() if request.htmx else redirect("orgs:list")
 
 
@@ -116,7 +117,7 @@ def organization_detail(request: HttpRequest, org_id: str) -> HttpResponse:
 
 
 @require_GET
-def member_list(request: HttpRequest, org_id: str) -> HttpResponse:
+def member_list(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     """F5: one page of members with their roles, or the members matching an email."""
     if not request.htmx:
         return redirect("orgs:detail", org_id)
@@ -166,7 +167,7 @@ def _roles_cell(
 
 
 def _invalid(request: HttpRequest, form: MemberForm) -> HttpResponse:
-    errors = "; ".join(e for errs in form.errors.values() for e in errs)
+    errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
     messages.error(request, f"Nothing was changed: {errors}")
     return flash.no_swap(status=400)
 
@@ -181,7 +182,7 @@ def member_roles(request: HttpRequest, org_id: str) -> HttpResponse:
 
 
 @require_GET
-def role_picker(request: HttpRequest, org_id: str) -> HttpResponse:
+def role_picker(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     """F6: the searchable picker of tenant roles for one member (GET /roles?name_filter=)."""
     form = MemberForm(request.GET)
     if not form.is_valid():

@@ -7,6 +7,7 @@ over real HTTP with `serve(tenant)`. Only `default_tenant()` looks at Django set
 from __future__ import annotations
 
 import threading
+from typing import TypedDict
 
 from .adapter import SandboxAdapter
 from .app import DropConnection, make_app
@@ -31,7 +32,17 @@ _default: Tenant | None = None
 _default_lock = threading.Lock()
 
 
-def _settings_kwargs() -> dict[str, object]:
+class _TenantSettings(TypedDict, total=False):
+    """Tenant's keyword arguments that Django settings may give."""
+
+    organizations: int
+    big_org_members: int
+    latency: float
+    client_id: str
+    client_secret: str
+
+
+def _settings_kwargs() -> _TenantSettings:
     try:
         from django.conf import settings
     except ImportError:  # pragma: no cover - Django is always installed with Org Desk
@@ -53,5 +64,5 @@ def default_tenant() -> Tenant:
     if _default is None:
         with _default_lock:
             if _default is None:
-                _default = Tenant(**_settings_kwargs())  # type: ignore[arg-type]
+                _default = Tenant(**_settings_kwargs())
     return _default

@@ -150,7 +150,9 @@ class SandboxAdapter(BaseAdapter):
         response.raw = io.BytesIO(content)
         response.url = url
         response.request = request
-        response.connection = self
+        # The adapter that sent it, as HTTPAdapter.build_response records itself; the stub
+        # narrows this attribute to HTTPAdapter.
+        response.connection = self  # type: ignore[assignment]
         if not stream:
             _ = response.content  # read now, like a non-streamed real response
         return response

@@ -48,14 +48,14 @@ def _members_scopes(raw_query: str, payload: Any) -> list[tuple[str, ...]]:
     pairs = parse_qsl(raw_query, keep_blank_values=True)
     fields = {f.strip() for k, v in pairs if k == "fields" for f in v.split(",")}
     exclude = ("include_fields", "false") in pairs
-    groups = [("read:organization_members",)]
+    groups: list[tuple[str, ...]] = [("read:organization_members",)]
     if "roles" in fields and not exclude:
         groups.append(("read:organization_member_roles",))
     return groups
 
 
 def _patch_connection_scopes(raw_query: str, payload: Any) -> list[tuple[str, ...]]:
-    groups = [("update:connections",)]
+    groups: list[tuple[str, ...]] = [("update:connections",)]
     if isinstance(payload, dict) and "options" in payload:
         groups.append(("update:connections_options",))
     return groups

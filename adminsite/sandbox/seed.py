@@ -186,9 +186,9 @@ def build(seed: int, organizations: int, big_org_members: int) -> Store:
             if len(store.roles) % 11 == 5:
                 description = ""
             store.roles[rid] = {"id": rid, "name": name, "description": description}
-    for extra in ("Read Only", "Org Owner", "Tenant Auditor", "Developer", "Break-glass Admin"):
+    for role in ("Read Only", "Org Owner", "Tenant Auditor", "Developer", "Break-glass Admin"):
         rid = _ident(rng, "rol_", taken)
-        store.roles[rid] = {"id": rid, "name": extra, "description": f"{extra} (sandbox)"}
+        store.roles[rid] = {"id": rid, "name": role, "description": f"{role} (sandbox)"}
     role_ids = list(store.roles)
 
     # Organizations: named ones first (earliest created_at, so on the first page by default).

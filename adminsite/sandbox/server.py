@@ -26,6 +26,9 @@ def is_loopback(host: str) -> bool:
 
 class _ServerHandler(ServerHandler):
     dropped = False
+    # Set by handle() below and by BaseHandler.run() (setup_environ), undeclared in the stubs.
+    request_handler: WSGIRequestHandler
+    environ: dict[str, Any]
 
     def handle_error(self) -> None:
         if isinstance(sys.exc_info()[1], DropConnection):
@@ -35,6 +38,8 @@ class _ServerHandler(ServerHandler):
 
 
 class _RequestHandler(WSGIRequestHandler):
+    server: WSGIServer  # the server this handler class is given to (below)
+
     def get_environ(self) -> dict[str, Any]:
         env = super().get_environ()
         env["RAW_URI"] = env["REQUEST_URI"] = self.path  # the path as sent, still encoded
@@ -48,10 +53,18 @@ class _RequestHandler(WSGIRequestHandler):
         if not self.parse_request():
             return
         handler = _ServerHandler(
-            self.rfile, self.wfile, self.get_stderr(), self.get_environ(), multithread=True
+            self.rfile,
+            # socketserver's _SocketWriter, not an IO[bytes] as the stub wants; the handler only
+            # writes and flushes it (the same call as CPython's WSGIRequestHandler.handle).
+            self.wfile,  # type: ignore[arg-type]
+            self.get_stderr(),
+            self.get_environ(),
+            multithread=True,
         )
-        handler.request_handler = self  # type: ignore[attr-defined]
-        handler.run(self.server.get_app())  # type: ignore[attr-defined]
+        handler.request_handler = self
+        app = self.server.get_app()
+        assert app is not None  # SandboxServer sets it before serving
+        handler.run(app)
         if handler.dropped or handler.environ.get("sandbox.truncated"):
             self.close_connection = True
             with contextlib.suppress(OSError):
