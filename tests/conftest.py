@@ -26,7 +26,7 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def _plain_static_storage(settings) -> None:  # type: ignore[no-untyped-def]
+def _plain_static_storage(settings) -> None:
     # Production uses whitenoise's manifest storage, which needs collectstatic first.
     settings.STORAGES = {
         **settings.STORAGES,

@@ -12,7 +12,7 @@ def org_id(name: str) -> str:
     return auth0.get_organization_by_name(name=name).id
 
 
-def mutations(tenant) -> list[dict]:  # type: ignore[no-untyped-def]
+def mutations(tenant) -> list[dict]:
     """The non-GET Management API requests the sandbox received (token requests excluded)."""
     return [
         r
@@ -21,5 +21,5 @@ def mutations(tenant) -> list[dict]:  # type: ignore[no-untyped-def]
     ]
 
 
-def api_calls(tenant) -> list[dict]:  # type: ignore[no-untyped-def]
+def api_calls(tenant) -> list[dict]:
     return [r for r in tenant.requests_log if r["raw_path"].startswith("/api/v2/")]

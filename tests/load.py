@@ -33,6 +33,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -224,7 +225,7 @@ class Sandbox:
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {token}"
 
-    def get(self, path: str, **params: object) -> object:
+    def get(self, path: str, **params: str | int) -> Any:  # the Management API's JSON
         r = self.http.get(self.url + "/api/v2" + path, params=params, timeout=10)
         r.raise_for_status()
         return r.json()
@@ -302,20 +303,20 @@ def main() -> int:
 
 def run(args: argparse.Namespace, base: str, sandbox: Sandbox, env: dict[str, str]) -> int:
     org = sandbox.get(f"/organizations/name/{BIG_ORG}")
-    org_id = org["id"]  # type: ignore[index]
+    org_id = org["id"]
     page = sandbox.get(f"/organizations/{org_id}/members", take=100, fields="user_id")
-    members = [m["user_id"] for m in page["members"]]  # type: ignore[index]
+    members = [m["user_id"] for m in page["members"]]
     enabled = sandbox.get(f"/organizations/{org_id}/enabled_connections")
-    connections = [c["connection_id"] for c in enabled]  # type: ignore[union-attr]
-    roles = [r["id"] for r in sandbox.get("/roles", per_page=100)]  # type: ignore[union-attr]
+    connections = [c["connection_id"] for c in enabled]
+    roles = [r["id"] for r in sandbox.get("/roles", per_page=100)]
     per_person = max(1, len(members) // args.users)
 
     def roles_of(member: str) -> set[str]:
         path = f"/organizations/{org_id}/members/{quote(member, safe='')}/roles"
-        return {r["id"] for r in sandbox.get(path, per_page=100)}  # type: ignore[union-attr]
+        return {r["id"] for r in sandbox.get(path, per_page=100)}
 
     def domain_level(connection: str) -> bool:
-        return bool(sandbox.get(f"/connections/{connection}")["is_domain_connection"])  # type: ignore[index]
+        return bool(sandbox.get(f"/connections/{connection}")["is_domain_connection"])
 
     before = {m: roles_of(m) for m in members[: per_person * args.users]}
     results = Results()
@@ -367,7 +368,7 @@ def run(args: argparse.Namespace, base: str, sandbox: Sandbox, env: dict[str, st
     return 0 if not results.errors and not problems and done else 1
 
 
-def check(results, env, org_id, before, people, roles_of, domain_level) -> list[str]:  # type: ignore[no-untyped-def]
+def check(results, env, org_id, before, people, roles_of, domain_level) -> list[str]:
     """Every successful change is in the audit log exactly once, and nothing else is."""
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "SECRET_KEY", "DEBUG", "AUTH0_DOMAIN")})
     os.environ.update({k: env[k] for k in ("AUTH0_CLIENT_ID", "AUTH0_CLIENT_SECRET")})
@@ -382,7 +383,7 @@ def check(results, env, org_id, before, people, roles_of, domain_level) -> list[
     entries = list(AuditEntry.objects.filter(org_id=org_id).order_by("created_at", "id"))
     if any(e.outcome == "pending" for e in entries):
         problems.append("pending audit entries remain")
-    seen = Counter()
+    seen: Counter[tuple[str, str, str, str]] = Counter()
     for e in entries:
         if e.outcome != "success":
             continue
@@ -392,7 +393,7 @@ def check(results, env, org_id, before, people, roles_of, domain_level) -> list[
         else:
             for role in e.roles:
                 seen[(e.username, e.action, e.member_id, role["id"])] += 1
-    expected = Counter()
+    expected: Counter[tuple[str, str, str, str]] = Counter()
     for c in results.changes:
         if c.ok:
             value = json.dumps(c.value == "true") if c.action == "domain_level" else c.value
@@ -402,9 +403,9 @@ def check(results, env, org_id, before, people, roles_of, domain_level) -> list[
             problems.append(f"{key}: succeeded {expected[key]}×, audited {seen[key]}×")
     asked = Counter((c.user, c.action) for c in results.changes)
     audited = Counter((e.username, e.action) for e in entries)
-    for key in asked.keys() | audited.keys():
-        if asked[key] != audited[key]:
-            problems.append(f"{key}: asked {asked[key]}×, audit entries {audited[key]}")
+    for pair in asked.keys() | audited.keys():
+        if asked[pair] != audited[pair]:
+            problems.append(f"{pair}: asked {asked[pair]}×, audit entries {audited[pair]}")
 
     for person in people:  # the sandbox ends exactly where the successful changes left it
         for member in person.members:

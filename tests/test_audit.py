@@ -4,6 +4,7 @@ Auth0 answers; append-only; readable by everyone; restore by operators only."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from django.core import checks
@@ -29,7 +30,7 @@ SCOPE_403 = {
     "errorCode": "insufficient_scope",
 }
 # (fault, expected status_code, expected error kind, words of the flash message)
-FAULTS = {
+FAULTS: dict[str, tuple[dict[str, Any], int | None, str, str]] = {
     "403": ({"status": 403, "body": SCOPE_403}, 403, "insufficient_scope", "update:everything"),
     "500": ({"status": 500}, 500, "server_error", "500 server error"),
     "timeout": ({"delay": 1.0}, None, "timeout", "did not answer in time"),
@@ -56,13 +57,13 @@ def enabled_by_name(org: str, name: str) -> auth0.EnabledConnection:
     return next(c for c in auth0.list_enabled_connections(org_id=org) if c.name == name)
 
 
-def body(response) -> str:  # type: ignore[no-untyped-def]
+def body(response) -> str:
     text = response.content.decode()
     assert SECRET not in text and "Bearer" not in text
     return text
 
 
-def confirm_and_remove(client, org: str, conn_id: str):  # type: ignore[no-untyped-def]
+def confirm_and_remove(client, org: str, conn_id: str):
     url = reverse("connections:remove", args=[org, conn_id])
     assert client.get(url, headers=HTMX).status_code == 200
     return client.post(url, headers=HTMX)
@@ -110,6 +111,7 @@ def test_before_state_matches_the_sandbox_seed(operator_client, tenant, acme) ->
     seeded = dict(tenant.store.enabled[acme][conn.connection_id])
     confirm_and_remove(operator_client, acme, conn.connection_id)
     before = only_entry().before
+    assert before is not None
     assert (
         {k: before[k] for k in seeded}
         == seeded
@@ -133,6 +135,7 @@ def test_remove_without_confirm_step_fetches_the_settings_first(
     assert [c["method"] for c in api_calls(tenant)] == ["GET", "DELETE"]
     entry = only_entry()
     assert entry.outcome == Outcome.SUCCESS
+    assert entry.before is not None
     assert entry.before["show_as_button"] is False and entry.before["is_signup_enabled"] is None
 
 
@@ -161,6 +164,7 @@ def test_failed_remove_is_recorded_with_status_and_message(
     entry = only_entry()
     assert (entry.outcome, entry.status_code, entry.error) == (Outcome.FAILED, status, kind)
     assert entry.message and SECRET not in entry.message
+    assert entry.before is not None
     assert entry.before["assign_membership_on_login"] is True  # known even though it failed
     assert not entry.is_restorable
     assert entry.uncertain is (kind in ("timeout", "connection"))
@@ -283,6 +287,7 @@ def test_assign_roles_records_roles_before_and_after(operator_client, tenant, ac
     )
     assert entry.roles == [{"id": role.id, "name": role.name}]
     assert entry.before == {"roles": [{"id": x.id, "name": x.name} for x in before]}
+    assert entry.after is not None
     assert {x["id"] for x in entry.after["roles"]} == {x.id for x in before} | {role.id}
     assert entry.requested == {"roles": [role.id]}
 
@@ -300,6 +305,7 @@ def test_failed_assign_is_recorded(operator_client, tenant, acme, short_timeout,
     assert words in body(r)
     entry = only_entry()
     assert (entry.outcome, entry.status_code, entry.error) == (Outcome.FAILED, status, kind)
+    assert entry.before is not None
     assert entry.before["roles"]  # the current roles were read before the change
     assert entry.roles == [{"id": role.id, "name": ""}]  # no refresh, so no name from Auth0
 
@@ -330,11 +336,13 @@ def test_assign_not_sent_over_the_limit_or_when_nothing_is_new(
     assert mutations(tenant) == []
     entry = only_entry()
     assert entry.outcome == Outcome.NOT_SENT and "at most 50" in entry.message
+    assert entry.before is not None
     assert len(entry.before["roles"]) == 49
 
     one_held = sorted(held)[0]
     operator_client.post(url, {"user_id": crowded, "roles": [one_held]}, headers=HTMX)
     latest = AuditEntry.objects.first()
+    assert latest is not None
     assert latest.outcome == Outcome.NOT_SENT and "already has every role" in latest.message
     assert latest.roles[0]["id"] == one_held and latest.roles[0]["name"]
 
@@ -352,6 +360,7 @@ def test_remove_role_records_the_role_and_the_roles_after(operator_client, tenan
     entry = only_entry()
     assert (entry.action, entry.outcome) == (Action.REMOVE_ROLE, Outcome.SUCCESS)
     assert entry.before == {"had_role": {"id": role.id, "name": role.name}}
+    assert entry.after is not None
     assert role.id not in {x["id"] for x in entry.after["roles"]}
 
 
@@ -394,7 +403,7 @@ def test_a_failing_refresh_does_not_turn_a_done_change_into_a_failure(
 def test_an_unexpected_crash_still_seals_the_entry(operator_client, tenant, acme, monkeypatch):
     conn = enabled_by_name(acme, "acme-saml")
 
-    def boom(**kwargs):  # type: ignore[no-untyped-def]
+    def boom(**kwargs):
         raise RuntimeError("token=abc.def")  # its text is never stored
 
     monkeypatch.setattr(auth0, "remove_enabled_connection", boom)
@@ -411,7 +420,7 @@ def test_entry_stays_pending_when_the_outcome_cannot_be_written(
 ) -> None:
     conn = enabled_by_name(acme, "acme-saml")
 
-    def broken(self, pk, **fields):  # type: ignore[no-untyped-def]
+    def broken(self, pk, **fields):
         raise DatabaseError("database is locked")
 
     monkeypatch.setattr(type(AuditEntry.objects.all()), "seal", broken)
@@ -427,7 +436,7 @@ def test_no_change_is_sent_when_the_entry_cannot_be_written(
 ) -> None:
     conn = enabled_by_name(acme, "acme-saml")
 
-    def broken(**kwargs):  # type: ignore[no-untyped-def]
+    def broken(**kwargs):
         raise DatabaseError("disk full")
 
     url = reverse("connections:remove", args=[acme, conn.connection_id])
@@ -449,7 +458,7 @@ def test_deleting_a_user_keeps_their_entries(operator_client, operator, tenant, 
 # --- Append-only -------------------------------------------------------------------------------
 
 
-def _entry(**fields) -> AuditEntry:  # type: ignore[no-untyped-def]
+def _entry(**fields) -> AuditEntry:
     values = {
         "username": "olivia",
         "action": Action.REMOVE_CONNECTION,
@@ -601,7 +610,7 @@ def test_organization_page_and_header_link_to_the_audit_log(viewer_client, tenan
 # --- Restore -----------------------------------------------------------------------------------
 
 
-def _removed(client, acme: str, name: str):  # type: ignore[no-untyped-def]
+def _removed(client, acme: str, name: str):
     conn = enabled_by_name(acme, name)
     confirm_and_remove(client, acme, conn.connection_id)
     entry = AuditEntry.objects.get(action=Action.REMOVE_CONNECTION, outcome=Outcome.SUCCESS)
@@ -640,6 +649,7 @@ def test_restore_brings_the_connection_back_with_its_settings(
         removal,
         acme,
     )
+    assert restore.after is not None
     assert restore.after["show_as_button"] == conn.show_as_button
     assert list(removal.restorations.all()) == [restore]
     page = body(operator_client.get(reverse("audit:detail", args=[removal.pk])))

@@ -49,7 +49,7 @@ ENABLED_BODY = {
     "show_as_button": True,
     "connection": {"name": "test-conn84", "strategy": "ad"},
 }
-MEMBER_ROLES_BODY = {
+MEMBER_ROLES_BODY: dict[str, Any] = {
     "roles": [
         {
             "id": "rol_48sn6VuZrMwptwVC",
@@ -127,15 +127,33 @@ def add_token(wire: responses.RequestsMock, token: str = TOKEN, expires_in: int 
     )
 
 
+def url_of(request: requests.PreparedRequest) -> str:
+    """The URL a recorded request went to (always set on a sent request)."""
+    assert request.url is not None
+    return request.url
+
+
+def json_sent(request: requests.PreparedRequest) -> Any:
+    """The JSON body a recorded request sent."""
+    assert request.body is not None
+    return json.loads(request.body)
+
+
+def timeout_of(request: requests.PreparedRequest) -> object:
+    """The timeout Org Desk passed to send(), which responses records on the request."""
+    # responses sets req_kwargs on each request it records, undeclared in its types.
+    return request.req_kwargs["timeout"]  # type: ignore[attr-defined]
+
+
 def query(wire: responses.RequestsMock, index: int) -> list[tuple[str, str]]:
-    return parse_qsl(urlsplit(wire.calls[index].request.url).query)
+    return parse_qsl(urlsplit(url_of(wire.calls[index].request)).query)
 
 
 def api_calls(wire: responses.RequestsMock) -> list[str]:
     return [
         f"{c.request.method} {c.request.path_url}"
         for c in wire.calls
-        if "/oauth/token" not in c.request.url
+        if "/oauth/token" not in url_of(c.request)
     ]
 
 
@@ -171,7 +189,7 @@ def test_list_organizations_first_page(wire: responses.RequestsMock) -> None:
     )
     request = wire.calls[1].request
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
-    assert request.req_kwargs["timeout"] == (3.05, 5.0)
+    assert timeout_of(request) == (3.05, 5.0)
 
 
 def test_list_organizations_follows_the_cursor_to_the_end(wire: responses.RequestsMock) -> None:
@@ -218,7 +236,7 @@ def test_short_timeout_is_used_for_connect_too(settings: Any, wire: responses.Re
     add_token(wire)
     wire.get(f"{API}/organizations/{ORG}", json=ORG_BODY)
     auth0.get_organization(org_id=ORG)
-    assert [c.request.req_kwargs["timeout"] for c in wire.calls] == [(2.0, 2.0), (2.0, 2.0)]
+    assert [timeout_of(c.request) for c in wire.calls] == [(2.0, 2.0), (2.0, 2.0)]
 
 
 # --- Enabled connections ----------------------------------------------------------------------
@@ -309,7 +327,8 @@ def test_add_enabled_connection(wire: responses.RequestsMock, signup: bool | Non
 def test_remove_enabled_connection(wire: responses.RequestsMock) -> None:
     add_token(wire)
     wire.delete(f"{API}/organizations/{ORG}/enabled_connections/{CON}", status=204)
-    assert auth0.remove_enabled_connection(org_id=ORG, connection_id=CON) is None
+    auth0.remove_enabled_connection(org_id=ORG, connection_id=CON)
+    assert api_calls(wire) == [f"DELETE /api/v2/organizations/{ORG}/enabled_connections/{CON}"]
 
 
 @pytest.mark.parametrize("status", [200, 201, 202])
@@ -419,7 +438,7 @@ def test_set_domain_connection_patches_one_key_and_updates_the_index(
     )
     updated = auth0.set_domain_connection(connection_id="con_QxQYx1ybkMSeBmU3", enabled=True)
     assert updated.is_domain_connection is True
-    assert json.loads(wire.calls[-1].request.body) == {"is_domain_connection": True}
+    assert json_sent(wire.calls[-1].request) == {"is_domain_connection": True}
     index = auth0.domain_connection_index()  # no new call: updated in place
     assert index["con_QxQYx1ybkMSeBmU3"].is_domain_connection is True
     assert index["con_8sWaDqh5BrZnCgT0"].is_domain_connection is True
@@ -435,7 +454,7 @@ def test_set_domain_connection_without_a_cached_index(wire: responses.RequestsMo
     assert auth0.set_domain_connection(connection_id=CON, enabled=False) == auth0.Connection(
         CON, "test-conn84", "ad", False
     )
-    assert json.loads(wire.calls[-1].request.body) == {"is_domain_connection": False}
+    assert json_sent(wire.calls[-1].request) == {"is_domain_connection": False}
 
 
 # --- Members and roles ------------------------------------------------------------------------
@@ -647,7 +666,7 @@ def test_get_member_roles_encodes_the_user_id(wire: responses.RequestsMock) -> N
         auth0.Role("rol_48sn6VuZrMwptwVC", "Test Reader - testaccorganizationmemberroles", ""),
         auth0.Role("rol_x1", "r", ""),
     ]
-    assert f"/members/{ODD_USER_ENC}/roles?" in wire.calls[1].request.url
+    assert f"/members/{ODD_USER_ENC}/roles?" in url_of(wire.calls[1].request)
 
 
 @pytest.mark.parametrize(
@@ -1243,7 +1262,8 @@ def test_traversal_is_encoded_inside_one_segment(wire: responses.RequestsMock) -
     add_token(wire)
     wire.get(f"{API}/organizations/{ORG}/members/..%2F..%2Fclients/roles", json=[])
     assert auth0.get_member_roles(org_id=ORG, user_id="../../clients") == []
-    assert urlsplit(wire.calls[1].request.url).path.endswith("/members/..%2F..%2Fclients/roles")
+    path = urlsplit(url_of(wire.calls[1].request)).path
+    assert path.endswith("/members/..%2F..%2Fclients/roles")
 
 
 # --- Secrets and logs -------------------------------------------------------------------------
@@ -1254,7 +1274,7 @@ def test_secrets_never_reach_messages_or_logs(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="adminsite.auth0")
-    errors: list[Exception] = []
+    errors: list[auth0.Auth0Error] = []
 
     def attempt(fn: Any) -> None:
         try:

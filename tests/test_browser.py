@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Page, expect
 
 from adminsite import auth0
 from tests.helpers import mutations, org_id
@@ -27,12 +27,17 @@ def console_errors(page: Page) -> list[str]:
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
+
+    def on_dialog(dialog: Dialog) -> None:
+        errors.append(f"dialog: {dialog.message}")
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     return errors
 
 
 @pytest.fixture
-def site(live_server, http_tenant, console_errors):  # type: ignore[no-untyped-def]
+def site(live_server, http_tenant, console_errors):
     """The live server's URL; after the test, no console error may have happened."""
     yield live_server.url
     assert console_errors == []
@@ -48,7 +53,7 @@ def sign_in(page: Page, site: str, username: str, password: str) -> None:
 
 
 @pytest.fixture
-def operator_page(page: Page, site: str, operator) -> Page:  # type: ignore[no-untyped-def]
+def operator_page(page: Page, site: str, operator) -> Page:
     sign_in(page, site, "olivia", "pw-operator")
     return page
 
@@ -61,7 +66,7 @@ def open_org(page: Page, site: str, name: str) -> str:
     return oid
 
 
-def message(page: Page):  # type: ignore[no-untyped-def]
+def message(page: Page):
     """The newest flash message (htmx adds new ones on top)."""
     return page.locator("#messages .message").first
 

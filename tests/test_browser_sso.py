@@ -20,7 +20,7 @@ OPERATOR_GROUPS = "staff,orgdesk-operators"
 
 
 @pytest.fixture
-def sso(settings):  # type: ignore[no-untyped-def]
+def sso(settings):
     settings.SSO_USER_HEADER = "X-Forwarded-Email"
     settings.SSO_GROUPS_HEADER = "X-Forwarded-Groups"
     settings.SSO_OPERATOR_GROUPS = ["orgdesk-operators"]
@@ -34,7 +34,7 @@ def console_errors() -> list[str]:
 
 
 @pytest.fixture
-def proxied(browser: Browser, live_server, http_tenant, sso, console_errors):  # type: ignore[no-untyped-def]
+def proxied(browser: Browser, live_server, http_tenant, sso, console_errors):
     """A browser context whose every request carries the proxy's headers, like behind it."""
     contexts: list[BrowserContext] = []
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import time
+from typing import Any
 
 import pytest
 from django.urls import reverse
@@ -29,7 +30,7 @@ def _later(seconds: int) -> dict[str, str]:
     }
 
 
-CASES = {
+CASES: dict[str, tuple[dict[str, Any], str]] = {
     "400": (
         {
             "status": 400,

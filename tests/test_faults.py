@@ -82,14 +82,14 @@ class Case:
     data: Callable[[dict], dict] | None = None
     htmx: bool = True
     action: str | None = None  # the audit action an attempt records
-    warm: Callable[[object, dict], None] | None = None  # done before the fault
+    warm: Callable[[object, dict], object] | None = None  # done before the fault
 
 
-def _confirm_remove(client, ctx: dict) -> None:  # type: ignore[no-untyped-def]
+def _confirm_remove(client, ctx: dict) -> None:
     client.get(reverse("connections:remove", args=[ctx["org"], ctx["con"]]), headers=HTMX)
 
 
-def _removed_entry(client, ctx: dict) -> None:  # type: ignore[no-untyped-def]
+def _removed_entry(client, ctx: dict) -> None:
     _confirm_remove(client, ctx)
     client.post(reverse("connections:remove", args=[ctx["org"], ctx["con"]]), headers=HTMX)
     ctx["entry"] = AuditEntry.objects.get(action="remove_connection", outcome="success").pk

@@ -17,6 +17,7 @@ import sys
 import time
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -70,7 +71,7 @@ class InlineCode(HTMLParser):
                 self.problems.append(f"javascript: URL on <{tag}>")
 
 
-def check_strict(response) -> None:  # type: ignore[no-untyped-def]
+def check_strict(response) -> None:
     """The response carries the strict policy, and its HTML needs nothing the policy forbids."""
     header = response["Content-Security-Policy"]
     directives = csp_directives(header)
@@ -357,7 +358,8 @@ def test_make_serve_runs_gunicorn_with_whitenoise_behind_sso(tmp_path) -> None:
                 health = requests.get(base + "/healthz", headers=host, timeout=2)
                 break
             except requests.ConnectionError:
-                assert server.poll() is None, server.stdout.read()  # type: ignore[union-attr]
+                assert server.stdout is not None  # stdout=PIPE
+                assert server.poll() is None, server.stdout.read()
                 time.sleep(0.1)
         else:
             pytest.fail("make serve did not start gunicorn within a minute")
@@ -405,7 +407,7 @@ def test_make_serve_runs_gunicorn_with_whitenoise_behind_sso(tmp_path) -> None:
 
 # --- No secret in any page, message or log line, whatever the upstream does ---------------------
 
-FAULTS = {
+FAULTS: dict[str, dict[str, Any]] = {
     "401-and-401-after-refresh": {"path": r"^/api/v2/", "status": 401},
     "403-scope": {"path": r"^/api/v2/", "status": 403},
     "500": {"path": r"^/api/v2/", "status": 500},
@@ -416,7 +418,7 @@ FAULTS = {
     "token-500": {"path": r"^/oauth/token$", "status": 500},
     "token-not-json": {"path": r"^/oauth/token$", "status": 200, "body": "access_token=?"},
 }
-ECHOES = {
+ECHOES: dict[str, dict[str, Any]] = {
     # A misbehaving upstream (or a proxy) repeating what it was sent, in its error message.
     "api-400-echo": {
         "path": r"^/api/v2/",
@@ -439,7 +441,7 @@ ECHOES = {
 }
 
 
-def _issued_tokens(tenant) -> list[str]:  # type: ignore[no-untyped-def]
+def _issued_tokens(tenant) -> list[str]:
     with tenant.lock:
         return list(tenant._tokens)
 
@@ -480,7 +482,7 @@ def test_no_secret_anywhere_when_the_upstream_fails(
         ),
     ]
     outputs: list[str] = []
-    statuses: dict[tuple[str, str], int] = {}
+    statuses: dict[tuple[str, str, str, str], int] = {}
     cases = {**FAULTS, **ECHOES}
     from django.core.cache import cache
 

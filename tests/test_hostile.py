@@ -34,7 +34,7 @@ ALLOWED_UPSTREAM = [
 ]
 
 
-def assert_only_intended_upstream_paths(tenant) -> None:  # type: ignore[no-untyped-def]
+def assert_only_intended_upstream_paths(tenant) -> None:
     for call in api_calls(tenant):
         assert any(p.match(call["raw_path"]) for p in ALLOWED_UPSTREAM), call
 
@@ -273,7 +273,7 @@ def test_domain_level_value_must_be_true_or_false(operator_client, acme, tenant)
 
 
 @pytest.fixture
-def csrf_client(operator) -> Client:  # type: ignore[no-untyped-def]
+def csrf_client(operator) -> Client:
     c = Client(enforce_csrf_checks=True)
     c.force_login(operator)
     return c

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def sso(settings):  # type: ignore[no-untyped-def]
+def sso(settings):
     settings.SSO_USER_HEADER = "X-Forwarded-Email"
     settings.SSO_GROUPS_HEADER = "X-Forwarded-Groups"
     settings.SSO_OPERATOR_GROUPS = ["orgdesk-operators", "support-leads"]
@@ -54,7 +54,7 @@ def acme(tenant) -> str:
     return org_id("acme")
 
 
-def _user(username: str):  # type: ignore[no-untyped-def]
+def _user(username: str):
     return get_user_model().objects.get(username=username)
 
 
@@ -79,8 +79,8 @@ def test_config_reads_headers_groups_and_networks() -> None:
     assert config.operator_groups == {"ops", "leads"}
     for addr in ("10.0.3.1", "10.0.3.254", "192.168.1.9", "fd00::5", "::ffff:10.0.3.4"):
         assert config.is_trusted(addr), addr
-    for addr in ("10.0.4.1", "192.168.1.10", "127.0.0.1", "fd01::5", "", None, "nonsense"):
-        assert not config.is_trusted(addr), addr
+    for outside in ("10.0.4.1", "192.168.1.10", "127.0.0.1", "fd01::5", "", None, "nonsense"):
+        assert not config.is_trusted(outside), outside
     meta = {"HTTP_X_FORWARDED_GROUPS": " ops, ,viewers ,leads"}
     assert config.groups_of(meta) == {"ops", "viewers", "leads"}
     assert config.groups_of({}) == frozenset()
@@ -382,7 +382,7 @@ def test_group_names_match_exactly(client, sso, tenant) -> None:
     assert "· viewer" in r.content.decode()
 
 
-def test_superusers_are_operators_whatever_their_groups(client, sso, tenant, django_user_model):  # type: ignore[no-untyped-def]
+def test_superusers_are_operators_whatever_their_groups(client, sso, tenant, django_user_model):
     django_user_model.objects.create_superuser(ALICE, ALICE, None)
     r = client.get(reverse("orgs:list"), **via_proxy(groups="staff"))
     assert f"{ALICE} · operator" in r.content.decode()
@@ -403,7 +403,7 @@ def test_without_groups_header_operators_are_managed_in_django(client, sso, tena
 # --- viewers: a forged POST with a valid CSRF token changes nothing ---------------------------
 
 
-def _csrf_client(login) -> tuple[Client, str]:  # type: ignore[no-untyped-def]
+def _csrf_client(login) -> tuple[Client, str]:
     """A client that enforces CSRF like a browser, with the token a real page gave it."""
     c = Client(enforce_csrf_checks=True)
     extra = login(c)
@@ -439,7 +439,7 @@ def _mutating_requests(acme: str) -> list[tuple[str, str, dict]]:
     ]
 
 
-def _django_viewer(viewer):  # type: ignore[no-untyped-def]
+def _django_viewer(viewer):
     def login(c: Client) -> dict:
         c.force_login(viewer)
         return {}
@@ -498,7 +498,7 @@ def test_the_same_token_works_for_an_operator(tenant, acme, operator) -> None:
     assert [m["method"] for m in mutations(tenant)] == ["DELETE"]
 
 
-def _routes(patterns, prefix: str = "", namespace: str = "") -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def _routes(patterns, prefix: str = "", namespace: str = "") -> list[tuple[str, str]]:
     found = []
     for p in patterns:
         if isinstance(p, URLResolver):
