@@ -58,6 +58,7 @@ serve: $(VENV)/.app
 test: $(VENV)/.test system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
 	$(BIN)/pytest
 
 # Upstream calls, server time and Org Desk's own share per page and action, at 100 and at 20,000
@@ -71,9 +72,11 @@ bench: $(VENV)/.app
 load: $(VENV)/.app
 	$(BIN)/python tests/load.py --users 50 --seconds 60 --workers 2
 
+# Style, then types (mypy with django-stubs; configured in pyproject.toml).
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
 
 format: $(VENV)/.test
 	$(BIN)/ruff check --fix .
