@@ -220,6 +220,8 @@ def member_roles(request: HttpRequest, org_id: str) -> HttpResponse:
     form = MemberForm(request.GET)
     if not form.is_valid():
         return _invalid(request, form, NOT_LOADED)
+    if not request.htmx:  # a part of the organization page, not a page
+        return redirect("orgs:detail", org_id)
     return _roles_cell(request, org_id, form.cleaned_data["user_id"])
 
 
@@ -232,6 +234,8 @@ def role_picker(request: HttpRequest, org_id: str) -> HttpResponse:
     form = MemberForm(request.GET)
     if not form.is_valid():
         return _invalid(request, form, NOT_LOADED)
+    if not request.htmx:  # a part of the organization page, not a page
+        return redirect("orgs:detail", org_id)
     user_id = form.cleaned_data["user_id"]
     query = request.GET.get("q", "").strip()[:100]
     only_options = request.htmx and request.GET.get("options") == "1"
