@@ -18,12 +18,7 @@ from adminsite import audit, auth0, flash
 from adminsite.models import Action
 from adminsite.permissions import operator_required
 from orgs import role_names
-from orgs.forms import (
-    MAX_ROLES_PER_MEMBER,
-    AssignRolesForm,
-    MemberForm,
-    RemoveRoleForm,
-)
+from orgs.forms import MAX_ROLES_PER_MEMBER, AssignRolesForm, MemberForm, RemoveRoleForm
 
 PAGE_SIZE = 50
 DETAIL = "orgs/organization_detail.html"
