@@ -56,13 +56,20 @@ STATE_LABELS = {
 }
 
 
+def _named(item: dict[str, Any]) -> str:
+    """A role's name; an entry made without one (Org Desk never read it) says so."""
+    if item.get("name"):
+        return str(item["name"])
+    return f"{item['id']} (name unknown)" if item.get("id") else ""
+
+
 def _shown(key: str, value: Any) -> str:
     if value is None:
         return "n/a (not a database connection)" if key == "is_signup_enabled" else "unknown"
     if isinstance(value, bool):
         return "Yes" if value else "No"
-    if isinstance(value, dict):
-        return str(value.get("name") or value.get("id") or "")
+    if isinstance(value, dict):  # a role: its name as Auth0 gave it, or its id and no name
+        return _named(value)
     if isinstance(value, list):
         return ", ".join(_shown(key, v) for v in value) or "none"
     return str(value)
@@ -208,7 +215,7 @@ class AuditEntry(models.Model):
 
     @property
     def role_names(self) -> str:
-        return ", ".join(str(r.get("name") or r.get("id")) for r in self.roles or [])
+        return ", ".join(_named(r) for r in self.roles or [])
 
     @property
     def is_restorable(self) -> bool:

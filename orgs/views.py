@@ -7,10 +7,8 @@ in the audit log (adminsite.audit), attempts that fail included.
 
 from __future__ import annotations
 
-import re
-
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -20,20 +18,44 @@ from adminsite import audit, auth0, flash
 from adminsite.http import HtmxHttpRequest
 from adminsite.models import Action
 from adminsite.permissions import operator_required
+from orgs import role_names
 from orgs.forms import MAX_ROLES_PER_MEMBER, AssignRolesForm, MemberForm, RemoveRoleForm
 
 PAGE_SIZE = 50
-CURSOR = re.compile(r"^[A-Za-z0-9_=+/-]{1,512}$")
 DETAIL = "orgs/organization_detail.html"
+BAD_CURSOR = (
+    "That page link is not one Org Desk can follow (a page cursor has at most 1,024 characters "
+    "and no control characters), so no page was loaded. Start again from the first page."
+)
 
 
-def _cursor(request: HttpRequest, key: str = "from") -> str | None:
+class BadCursor(Exception):
+    """The `from` parameter is present but is not a cursor (auth0.is_cursor)."""
+
+
+def _cursor(request: HtmxHttpRequest, key: str = "from") -> str | None:
+    """The page cursor to follow: None for the first page (no or an empty parameter).
+
+    Auth0's cursors are opaque, so the service module's rule is the only check; a value
+    outside it raises BadCursor instead of silently showing the first page again."""
     value = request.GET.get(key, "")
-    return value if CURSOR.match(value) else None
+    if not value:
+        return None
+    if not auth0.is_cursor(value):
+        raise BadCursor
+    return value
+
+
+def _refused(request: HtmxHttpRequest, message: str, *, status: int = 400) -> HttpResponse:
+    """A request Org Desk will not act on: the message, on the page or (htmx) alone."""
+    messages.error(request, message)
+    if request.htmx:
+        return flash.no_swap(status=status)
+    return render(request, "orgs/refused.html", status=status)
 
 
 def _previous_cursor(
-    request: HttpRequest, trail: str, cursor: str | None, nxt: str | None
+    request: HtmxHttpRequest, trail: str, cursor: str | None, nxt: str | None
 ) -> str | None:
     """Checkpoint cursors go forward only: remember, per session, which page led to which.
 
@@ -57,10 +79,15 @@ def organization_list(request: HtmxHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     if query:
         return _jump_to_organization(request, query)
-    cursor = _cursor(request)
+    try:
+        cursor = _cursor(request)
+    except BadCursor:
+        return _refused(request, BAD_CURSOR)
     page = None
     try:
         page = auth0.list_organizations(from_=cursor, take=PAGE_SIZE)
+    except auth0.InvalidId as exc:
+        return _refused(request, str(exc))
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="page of organizations")
     previous = _previous_cursor(request, "org_pages", cursor, page.next if page else None)
@@ -101,7 +128,7 @@ def _back_to_list(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_GET
-def organization_detail(request: HttpRequest, org_id: str) -> HttpResponse:
+def organization_detail(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     """F2/F5 shell: the organization; its connections and members load as parts."""
     org = None
     try:
@@ -122,7 +149,10 @@ def member_list(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     if not request.htmx:
         return redirect("orgs:detail", org_id)
     email = request.GET.get("email", "").strip()[:254]
-    cursor = _cursor(request)
+    try:
+        cursor = None if email else _cursor(request)
+    except BadCursor:
+        return _refused(request, BAD_CURSOR)
     members: list[auth0.Member] = []
     nxt = previous = None
     failed = False
@@ -132,9 +162,12 @@ def member_list(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
         else:
             page = auth0.list_members(org_id=org_id, from_=cursor, take=PAGE_SIZE)
             members, nxt = page.members, page.next
+    except auth0.InvalidId as exc:
+        return _refused(request, str(exc))
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="organization")
         failed = True
+    role_names.remember(r for m in members for r in m.roles)
     if not email:
         previous = _previous_cursor(request, f"member_pages:{org_id}", cursor, nxt)
     context = {
@@ -151,54 +184,72 @@ def member_list(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
 
 # --- Member roles (F6) -----------------------------------------------------------------------
 
+NOT_LOADED = "Nothing was loaded"
+NOT_CHANGED = "Nothing was changed"
+
 
 def _roles_cell(
-    request: HttpRequest, org_id: str, user_id: str, roles: list[auth0.Role] | None = None
+    request: HtmxHttpRequest, org_id: str, user_id: str, roles: list[auth0.Role] | None = None
 ) -> HttpResponse:
     """Re-render one member's roles cell, fetching the roles unless given."""
     if roles is None:
         try:
             roles = auth0.get_member_roles(org_id=org_id, user_id=user_id)
+        except auth0.InvalidId as exc:
+            return _refused(request, f"{NOT_LOADED}: {exc}")
         except auth0.Auth0Error as exc:
             flash.report(request, exc, subject="member")
             return flash.no_swap()
+        role_names.remember(roles)
     context = {"org_id": org_id, "member": {"user_id": user_id, "roles": roles}}
     return render(request, f"{DETAIL}#roles-cell", context)
 
 
-def _invalid(request: HttpRequest, form: MemberForm) -> HttpResponse:
+def _invalid(request: HtmxHttpRequest, form: MemberForm, outcome: str) -> HttpResponse:
     errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
-    messages.error(request, f"Nothing was changed: {errors}")
-    return flash.no_swap(status=400)
+    return _refused(request, f"{outcome}: {errors}")
 
 
 @require_GET
-def member_roles(request: HttpRequest, org_id: str) -> HttpResponse:
+def member_roles(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     """A member's roles cell (also what Cancel in the role picker goes back to)."""
     form = MemberForm(request.GET)
     if not form.is_valid():
-        return _invalid(request, form)
+        return _invalid(request, form, NOT_LOADED)
+    if not request.htmx:  # a part of the organization page, not a page
+        return redirect("orgs:detail", org_id)
     return _roles_cell(request, org_id, form.cleaned_data["user_id"])
 
 
 @require_GET
+@operator_required
 def role_picker(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
-    """F6: the searchable picker of tenant roles for one member (GET /roles?name_filter=)."""
+    """F6: the searchable picker of tenant roles for one member (GET /roles?name_filter=).
+
+    Operators only, like the assignment it leads to: a viewer gets 403 and no upstream call."""
     form = MemberForm(request.GET)
     if not form.is_valid():
-        return _invalid(request, form)
+        return _invalid(request, form, NOT_LOADED)
+    if not request.htmx:  # a part of the organization page, not a page
+        return redirect("orgs:detail", org_id)
     user_id = form.cleaned_data["user_id"]
     query = request.GET.get("q", "").strip()[:100]
     only_options = request.htmx and request.GET.get("options") == "1"
     try:
         roles = auth0.list_roles(name_filter=query)
         current = [] if only_options else auth0.get_member_roles(org_id=org_id, user_id=user_id)
+    except auth0.InvalidId as exc:
+        return _refused(request, f"{NOT_LOADED}: {exc}")
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="member")
         return flash.no_swap()
+    role_names.remember([*roles, *current])
     if not only_options:  # what an assignment from this picker starts from (audit, limit)
         audit.stash_member_roles(request, org_id, user_id, current)
-    assigned = {r.id for r in current} if not only_options else set(request.GET.getlist("assigned"))
+    if only_options:  # the roles the picker showed as assigned: only well-formed ids count
+        assigned = {r for r in request.GET.getlist("assigned") if auth0.ROLE_ID.fullmatch(r)}
+    else:
+        assigned = {r.id for r in current}
     context = {
         "org_id": org_id,
         "member": {"user_id": user_id, "roles": current},
@@ -215,18 +266,18 @@ def _role_list(roles: list[auth0.Role]) -> list[dict[str, str]]:
     return [{"id": r.id, "name": r.name} for r in roles]
 
 
-def _refused_id(request: HttpRequest, exc: auth0.InvalidId) -> HttpResponse:
-    messages.error(request, f"Nothing was changed: {exc}")
-    return flash.no_swap(status=400)
+def _known_roles(role_ids: list[str]) -> list[dict[str, str]]:
+    """Role ids with the names Auth0 last sent Org Desk ("" when unknown), never posted ones."""
+    return [{"id": r, "name": role_names.name_of(r)} for r in role_ids]
 
 
 @require_POST
 @operator_required
-def assign_roles(request: HttpRequest, org_id: str) -> HttpResponse:
+def assign_roles(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     """F6: assign the picked roles, within Auth0's limit of 50 roles per member."""
     form = AssignRolesForm(request.POST)
     if not form.is_valid():
-        return _invalid(request, form)
+        return _invalid(request, form, NOT_CHANGED)
     user_id, picked = form.cleaned_data["user_id"], form.cleaned_data["roles"]
     current: list[auth0.Role] = []
     new: list[str] = []
@@ -238,7 +289,7 @@ def assign_roles(request: HttpRequest, org_id: str) -> HttpResponse:
             action=Action.ASSIGN_ROLES,
             org_id=org_id,
             member_id=user_id,
-            roles=[{"id": r, "name": ""} for r in picked],
+            roles=_known_roles(picked),
             requested={"roles": picked},
         ) as entry:
             # The current roles, for the 50-role limit and the audit's before-state: as the
@@ -265,7 +316,7 @@ def assign_roles(request: HttpRequest, org_id: str) -> HttpResponse:
             else:
                 auth0.assign_member_roles(org_id=org_id, user_id=user_id, role_ids=new)
                 entry.succeeded()
-                entry.roles = [{"id": r, "name": ""} for r in new]
+                entry.roles = _known_roles(new)
                 try:  # refresh what changed (the one extra call); it also names the roles
                     roles = auth0.get_member_roles(org_id=org_id, user_id=user_id)
                     entry.after = {"roles": _role_list(roles)}
@@ -273,7 +324,7 @@ def assign_roles(request: HttpRequest, org_id: str) -> HttpResponse:
                 except auth0.Auth0Error:
                     roles = None
     except auth0.InvalidId as exc:
-        return _refused_id(request, exc)
+        return _refused(request, f"{NOT_CHANGED}: {exc}")
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="member", changing=True)
         return flash.no_swap()
@@ -286,6 +337,7 @@ def assign_roles(request: HttpRequest, org_id: str) -> HttpResponse:
     if roles is None:
         messages.success(request, f"Assigned {len(new)} role(s) to {user_id}; reload to see them.")
         return flash.no_swap()
+    role_names.remember(roles)
     names = ", ".join(r.name for r in roles if r.id in new)
     messages.success(request, f"Assigned {names or len(new)} to {user_id}.")
     return _roles_cell(request, org_id, user_id, roles)
@@ -293,14 +345,17 @@ def assign_roles(request: HttpRequest, org_id: str) -> HttpResponse:
 
 @require_POST
 @operator_required
-def remove_role(request: HttpRequest, org_id: str) -> HttpResponse:
-    """F6: remove one role from a member."""
+def remove_role(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
+    """F6: remove one role from a member.
+
+    Only the ids are taken from the form. The role's name in the audit entry and the message is
+    the one Auth0 last sent Org Desk (orgs.role_names); when there is none, they show the id
+    and say the name is unknown."""
     form = RemoveRoleForm(request.POST)
     if not form.is_valid():
-        return _invalid(request, form)
+        return _invalid(request, form, NOT_CHANGED)
     user_id, role_id = form.cleaned_data["user_id"], form.cleaned_data["role"]
-    label = request.POST.get("role_name", "")[:100]
-    role = {"id": role_id, "name": label}
+    [role] = _known_roles([role_id])
     roles: list[auth0.Role] | None = None
     try:
         with audit.record(
@@ -323,11 +378,13 @@ def remove_role(request: HttpRequest, org_id: str) -> HttpResponse:
             except auth0.Auth0Error as exc:
                 flash.report(request, exc, subject="member")
     except auth0.InvalidId as exc:
-        return _refused_id(request, exc)
+        return _refused(request, f"{NOT_CHANGED}: {exc}")
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="member", changing=True)
         return flash.no_swap()
-    messages.success(request, f"Removed the role {label or role_id} from {user_id}.")
+    label = role_names.label(role_id, role["name"])
+    messages.success(request, f"Removed the role {label} from {user_id}.")
     if roles is None:
         return flash.no_swap()
+    role_names.remember(roles)
     return _roles_cell(request, org_id, user_id, roles)

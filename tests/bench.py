@@ -313,7 +313,7 @@ class Bench:
             "remove role",
             lambda: c.post(
                 reverse("orgs:remove-role", args=[big]),
-                {"user_id": member.user_id, "role": role_b.id, "role_name": role_b.name},
+                {"user_id": member.user_id, "role": role_b.id},
                 headers=HTMX,
             ),
         )

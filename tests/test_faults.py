@@ -169,7 +169,7 @@ CASES = [
         "remove role",
         "post",
         lambda c: reverse("orgs:remove-role", args=[c["org"]]),
-        lambda c: {"user_id": MEMBER, "role": c["role"], "role_name": "x"},
+        lambda c: {"user_id": MEMBER, "role": c["role"]},
         action="remove_role",
     ),
     Case(

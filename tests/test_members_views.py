@@ -5,11 +5,13 @@ from __future__ import annotations
 import html
 import json
 from html.parser import HTMLParser
+from unittest.mock import patch
 
 import pytest
 from django.urls import reverse
 
 from adminsite import auth0
+from adminsite.models import AuditEntry
 from adminsite.templatetags.orgdesk import dom_id
 from tests.helpers import HTMX, api_calls, mutations, org_id
 
@@ -130,17 +132,111 @@ def test_assign_refuses_past_fifty_roles_without_calling(operator_client, tenant
 def test_remove_role(operator_client, tenant, acme) -> None:
     member = next(m for m in _members(acme) if m.roles)
     role = member.roles[0]
+    operator_client.get(reverse("orgs:members", args=[acme]), headers=HTMX)  # names the roles
+    tenant.clear_log()
     r = operator_client.post(
         reverse("orgs:remove-role", args=[acme]),
-        {"user_id": member.user_id, "role": role.id, "role_name": role.name},
+        {"user_id": member.user_id, "role": role.id},
         headers=HTMX,
     )
-    assert f"Removed the role {role.name}" in r.content.decode()
+    assert f"Removed the role {role.name} from" in html.unescape(r.content.decode())
     assert role.id not in {
         x.id for x in auth0.get_member_roles(org_id=acme, user_id=member.user_id)
     }
     [delete] = mutations(tenant)
     assert delete["method"] == "DELETE" and delete["json"] == {"roles": [role.id]}
+    entry = AuditEntry.objects.get()
+    assert entry.roles == [{"id": role.id, "name": role.name}]
+
+
+def _role_named(tenant, acme: str, name: str) -> tuple[auth0.Member, auth0.Role]:
+    """A member of acme and one of its roles, renamed `name` in the tenant."""
+    member = next(m for m in _members(acme) if m.roles)
+    role = member.roles[0]
+    tenant.store.roles[role.id]["name"] = name
+    return member, auth0.Role(id=role.id, name=name, description=role.description)
+
+
+def test_remove_role_names_the_role_as_auth0_did_not_as_posted(operator_client, tenant, acme):
+    """A posted role_name is not read: the log and the message say what Auth0 called the role."""
+    member, role = _role_named(tenant, acme, "admin")
+    body = operator_client.get(reverse("orgs:members", args=[acme]), headers=HTMX)
+    assert "admin" in body.content.decode()  # the page showed it (and Org Desk noted the name)
+    tenant.clear_log()
+    r = operator_client.post(
+        reverse("orgs:remove-role", args=[acme]),
+        {"user_id": member.user_id, "role": role.id, "role_name": "guest"},
+        headers=HTMX,
+    )
+    answer = html.unescape(r.content.decode())
+    assert r.status_code == 200 and f"Removed the role admin from {member.user_id}." in answer
+    assert "guest" not in answer
+    [delete] = mutations(tenant)
+    assert delete["json"] == {"roles": [role.id]}
+    entry = AuditEntry.objects.get()
+    assert entry.outcome == "success" and entry.member_id == member.user_id
+    assert entry.roles == [{"id": role.id, "name": "admin"}]
+    assert entry.before == {"had_role": {"id": role.id, "name": "admin"}}
+    assert "guest" not in json.dumps([entry.roles, entry.before, entry.after, entry.requested])
+
+
+def test_remove_role_of_unknown_name_shows_the_id_and_says_so(operator_client, tenant, acme):
+    """Nothing Org Desk read named the role: the id, and that its name is unknown."""
+    member, role = _role_named(tenant, acme, "admin")
+    tenant.clear_log()
+    r = operator_client.post(
+        reverse("orgs:remove-role", args=[acme]),
+        {"user_id": member.user_id, "role": role.id, "role_name": "guest"},
+        headers=HTMX,
+    )
+    answer = html.unescape(r.content.decode())
+    assert f"Removed the role {role.id} (name unknown to Org Desk) from" in answer
+    assert "guest" not in answer and len(mutations(tenant)) == 1
+    entry = AuditEntry.objects.get()
+    assert entry.roles == [{"id": role.id, "name": ""}]
+    page = html.unescape(
+        operator_client.get(reverse("audit:detail", args=[entry.pk])).content.decode()
+    )
+    assert role.id in page and "name unknown" in page and "guest" not in page
+
+
+def test_role_names_come_from_reads_already_made(operator_client, tenant, acme) -> None:
+    """The picker's GET /roles names roles for a later removal; no extra upstream call, and a
+    page seen again writes nothing to the cache."""
+    from orgs import role_names
+
+    member, role = _role_named(tenant, acme, "billing-admin")
+    tenant.clear_log()
+    operator_client.get(
+        reverse("orgs:role-picker", args=[acme]), {"user_id": member.user_id}, headers=HTMX
+    )
+    assert len(api_calls(tenant)) == 2  # GET /roles and the member's roles, as before
+    assert role_names.name_of(role.id) == "billing-admin"
+    writes = []
+    for _ in range(2):
+        with patch.object(role_names.cache, "set", wraps=role_names.cache.set) as cache_set:
+            operator_client.get(reverse("orgs:members", args=[acme]), headers=HTMX)
+        keys = [c.args[0] for c in cache_set.call_args_list]
+        writes.append(sum(key.startswith("orgs:role-names:") for key in keys))
+    assert writes[0] <= 1 and writes[1] == 0  # a page seen before writes nothing
+
+
+def test_assign_names_roles_from_auth0_not_from_the_form(operator_client, tenant, acme) -> None:
+    member = _members(acme)[0]
+    [role_id] = _roles_not_held(member, 1)
+    tenant.store.roles[role_id]["name"] = "support-lead"
+    operator_client.get(
+        reverse("orgs:role-picker", args=[acme]), {"user_id": member.user_id}, headers=HTMX
+    )
+    r = operator_client.post(
+        reverse("orgs:assign-roles", args=[acme]),
+        {"user_id": member.user_id, "roles": [role_id], "role_name": "guest", "name": "guest"},
+        headers=HTMX,
+    )
+    assert f"Assigned support-lead to {member.user_id}." in html.unescape(r.content.decode())
+    entry = AuditEntry.objects.get()
+    assert entry.roles == [{"id": role_id, "name": "support-lead"}]
+    assert "guest" not in json.dumps([entry.roles, entry.before, entry.after, entry.requested])
 
 
 @pytest.mark.parametrize(
@@ -231,7 +327,7 @@ def test_remove_button_sends_what_remove_role_needs(operator_client, tenant, acm
         and a.get("aria-label") == f"Remove role {HOSTILE_ROLE_NAME}"
     ]
     values = json.loads(cell["hx-vals"]) | json.loads(chip["hx-vals"])
-    assert values == {"user_id": user_id, "role": role.id, "role_name": HOSTILE_ROLE_NAME}
+    assert values == {"user_id": user_id, "role": role.id}  # ids only: no name is posted
     assert chip["hx-post"] == reverse("orgs:remove-role", args=[acme])
 
     tenant.clear_log()
@@ -306,7 +402,7 @@ def test_rows_escape_every_value_of_a_member() -> None:
     [cell] = [a for t, a in _elements(rendered) if t == "td" and "hx-vals" in a]
     assert json.loads(cell["hx-vals"]) == {"user_id": member.user_id}
     [chip] = [a for t, a in _elements(rendered) if t == "button" and "hx-vals" in a]
-    assert json.loads(chip["hx-vals"]) == {"role": f"rol_{hostile}", "role_name": hostile}
+    assert json.loads(chip["hx-vals"]) == {"role": f"rol_{hostile}"}
     empty = auth0.Member(user_id="auth0|y", email="", name="", picture="", roles=())
     viewer = (
         engines["django"]

@@ -157,7 +157,7 @@ def test_operator_group_is_asked_at_most_once_per_request(client, tenant, django
     with CaptureQueriesContext(connection) as queries:
         r = client.post(
             reverse("orgs:remove-role", args=[acme]),
-            {"user_id": member.user_id, "role": role.id, "role_name": role.name},
+            {"user_id": member.user_id, "role": role.id},
             headers=HTMX,
         )
     assert "Removed the role" in r.content.decode()  # the cell, then the flash message

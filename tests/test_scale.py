@@ -238,7 +238,7 @@ def test_remove_role_is_one_change_and_one_refresh(
     tenant.clear_log()
     r = operator_client.post(
         reverse("orgs:remove-role", args=[big]),
-        {"user_id": member.user_id, "role": role.id, "role_name": role.name},
+        {"user_id": member.user_id, "role": role.id},
         headers=HTMX,
     )
     assert r.status_code == 200 and _changes(tenant) == ["DELETE"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from .api import (
     CONNECTION_ID,
+    MAX_CURSOR,
+    MAX_USER_ID,
     ORG_ID,
     ORG_NAME,
     ROLE_ID,
@@ -19,6 +21,8 @@ from .api import (
     get_member_roles,
     get_organization,
     get_organization_by_name,
+    is_cursor,
+    is_user_id,
     list_enabled_connections,
     list_members,
     list_organizations,
@@ -51,6 +55,8 @@ from .models import (
 
 __all__ = [
     "CONNECTION_ID",
+    "MAX_CURSOR",
+    "MAX_USER_ID",
     "ORG_ID",
     "ORG_NAME",
     "ROLE_ID",
@@ -80,6 +86,8 @@ __all__ = [
     "get_member_roles",
     "get_organization",
     "get_organization_by_name",
+    "is_cursor",
+    "is_user_id",
     "list_enabled_connections",
     "list_members",
     "list_organizations",

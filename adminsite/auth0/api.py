@@ -12,7 +12,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import quote
 
 from django.conf import settings
@@ -67,14 +67,38 @@ def _connection(connection_id: object) -> str:
     return _checked(CONNECTION_ID, connection_id, "connection id")
 
 
+MAX_USER_ID = 255
+MAX_CURSOR = 1024
+
+
+def _controls(value: str) -> bool:
+    return any(unicodedata.category(c) in ("Cc", "Cs") for c in value)
+
+
+def is_user_id(value: object) -> TypeGuard[str]:
+    """Whether `value` can be sent as a user id: 1-255 characters, not blank, no control
+    characters, and not a dot segment (which would change the path it is sent in).
+
+    The one rule: the service module refuses anything else (InvalidId), and forms use it to
+    refuse the same values with a message before any call."""
+    return (
+        isinstance(value, str)
+        and 1 <= len(value) <= MAX_USER_ID
+        and bool(value.strip())
+        and value not in (".", "..")
+        and not _controls(value)
+    )
+
+
+def is_cursor(value: object) -> TypeGuard[str]:
+    """Whether `value` can be sent as a checkpoint cursor (`from`): Auth0's `next` is opaque,
+    so only its length and the absence of control characters are checked; Auth0 judges the
+    rest. The one rule, shared by the service module and the views' paging links."""
+    return isinstance(value, str) and 1 <= len(value) <= MAX_CURSOR and not _controls(value)
+
+
 def _user(user_id: object) -> str:
-    if (
-        not isinstance(user_id, str)
-        or not 1 <= len(user_id) <= 255
-        or not user_id.strip()
-        or user_id in (".", "..")  # dot segments would change the path
-        or any(unicodedata.category(c) in ("Cc", "Cs") for c in user_id)
-    ):
+    if not is_user_id(user_id):
         raise InvalidId(f"{user_id!r:.60} is not a valid user id.")
     return quote(user_id, safe="")
 
@@ -90,11 +114,7 @@ def _roles(role_ids: list[str]) -> list[str]:
 def _from(cursor: str | None) -> str | None:
     if not cursor:
         return None
-    if (
-        not isinstance(cursor, str)
-        or len(cursor) > 1024
-        or any(unicodedata.category(c) in ("Cc", "Cs") for c in cursor)
-    ):
+    if not is_cursor(cursor):
         raise InvalidId("Not a valid page cursor.")
     return cursor
 

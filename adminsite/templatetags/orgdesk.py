@@ -91,8 +91,9 @@ class _RolesCells:
         chip = self.chips.get(key)
         if chip is None:
             name = _e(role.name)
-            if self.operator:  # the role's values join the cell's user_id (hx-vals merge)
-                vals = _vals(role=role.id, role_name=role.name)
+            if self.operator:  # the role's id joins the cell's user_id (hx-vals merge); its
+                # name is not sent: the removal names the role from what Auth0 told Org Desk
+                vals = _vals(role=role.id)
                 chip = (
                     f'<span class="chip">{name}\n<button type="button" class="chip-x" '
                     f'hx-post="{self.remove_url}" hx-vals="{vals}" '
