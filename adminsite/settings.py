@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from adminsite import sso_config
+from adminsite.sandbox import SANDBOX_BASE_URL
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -61,7 +62,7 @@ AUTH0_DOMAIN = env("AUTH0_DOMAIN", default="")
 AUTH0_SANDBOX = not AUTH0_DOMAIN
 if AUTH0_SANDBOX:
     # The embedded sandbox tenant (adminsite/sandbox), reached through the same client code path.
-    AUTH0_BASE_URL = "https://sandbox.orgdesk.invalid"
+    AUTH0_BASE_URL = SANDBOX_BASE_URL
     AUTH0_CLIENT_ID = env("AUTH0_CLIENT_ID", default="org-desk-sandbox")
     AUTH0_CLIENT_SECRET = env("AUTH0_CLIENT_SECRET", default="sandbox-secret")
 else:
@@ -93,6 +94,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "adminsite",
+    "adminsite.sandbox",
     "orgs",
     "connections",
 ]

@@ -1049,3 +1049,26 @@ def test_sandbox_api_command_serves_until_interrupted() -> None:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=10)
     assert proc.returncode == 0
+
+
+def test_service_module_does_not_import_the_sandbox() -> None:
+    """The sandbox registers its transport with the client; the client never imports it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import adminsite.auth0; "
+        "print('adminsite.auth0.client' in sys.modules, "
+        "sorted(m for m in sys.modules if m.startswith('adminsite.sandbox')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "True []"  # the client was imported, and no sandbox module
+
+
+def test_sandbox_app_registers_its_transport() -> None:
+    from adminsite import sandbox
+    from adminsite.auth0 import client
+
+    assert sandbox.SANDBOX_BASE_URL + "/" in client._transports

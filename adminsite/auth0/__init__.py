@@ -31,7 +31,14 @@ from .api import (
     remove_member_roles,
     set_domain_connection,
 )
-from .client import RateBudget, Stats, rate_budget, reset_upstream_stats, upstream_stats
+from .client import (
+    RateBudget,
+    Stats,
+    rate_budget,
+    register_transport,
+    reset_upstream_stats,
+    upstream_stats,
+)
 from .errors import (
     Auth0Error,
     BadRequest,
@@ -93,6 +100,7 @@ __all__ = [
     "list_organizations",
     "list_roles",
     "rate_budget",
+    "register_transport",
     "remove_enabled_connection",
     "remove_member_roles",
     "reset_upstream_stats",

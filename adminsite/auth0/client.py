@@ -17,6 +17,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -26,6 +27,7 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
+from requests.adapters import BaseAdapter
 
 from .errors import Forbidden, RateLimited, Unauthorized, Unavailable, error_for_status
 
@@ -38,7 +40,11 @@ TOKEN_LEEWAY = 60
 MESSAGE_LIMIT = 500
 
 _session: requests.Session | None = None
-_sandbox_mounted = False
+# Transports for URL prefixes that are not reached over the network (the sandbox tenant
+# registers one from its AppConfig), built and mounted the first time the configured
+# AUTH0_BASE_URL falls under their prefix.
+_transports: dict[str, Callable[[], BaseAdapter]] = {}
+_mounted: set[str] = set()
 _session_lock = threading.Lock()
 _token_lock = threading.Lock()
 _local = threading.local()
@@ -95,22 +101,27 @@ def rate_budget() -> RateBudget | None:
         return None
 
 
+def register_transport(prefix: str, make_adapter: Callable[[], BaseAdapter]) -> None:
+    """Serve URLs under `prefix` with the adapter `make_adapter()` builds, instead of HTTP.
+
+    The adapter is built only when AUTH0_BASE_URL is under `prefix`, on the first call: a
+    registered transport costs nothing while Org Desk talks to a real tenant."""
+    with _session_lock:
+        _transports[prefix] = make_adapter
+        _mounted.discard(prefix)
+
+
 def _session_for_settings() -> requests.Session:
-    global _session, _sandbox_mounted
+    global _session
     with _session_lock:
         if _session is None:
             _session = requests.Session()
             _session.headers.update({"Accept": "application/json", "User-Agent": "org-desk"})
-        if settings.AUTH0_SANDBOX and not _sandbox_mounted:
-            from adminsite.sandbox import (
-                SANDBOX_BASE_URL,
-                SandboxAdapter,
-                default_tenant,
-                make_app,
-            )
-
-            _session.mount(SANDBOX_BASE_URL + "/", SandboxAdapter(make_app(default_tenant())))
-            _sandbox_mounted = True
+        base = settings.AUTH0_BASE_URL + "/"
+        for prefix, make_adapter in _transports.items():
+            if prefix not in _mounted and base.startswith(prefix):
+                _session.mount(prefix, make_adapter())
+                _mounted.add(prefix)
         return _session
 
 
