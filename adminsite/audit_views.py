@@ -62,7 +62,13 @@ def audit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     entry = get_object_or_404(AuditEntry.objects.select_related("restores"), pk=pk)
     restorations = list(entry.restorations.all())
     restored = next((r for r in restorations if r.outcome == Outcome.SUCCESS), None)
-    context = {"entry": entry, "restorations": restorations, "restored": restored}
+    pending = next((r for r in restorations if r.outcome == Outcome.PENDING), None)
+    context = {
+        "entry": entry,
+        "restorations": restorations,
+        "restored": restored,
+        "pending": pending,
+    }
     return render(request, "audit/audit_detail.html", context)
 
 

@@ -773,6 +773,8 @@ def test_a_restore_under_way_is_not_sent_twice(operator_client, tenant, acme) ->
     tenant.clear_log()
     r = operator_client.post(url, follow=True)
     assert "already under way" in body(r) and api_calls(tenant) == []
+    assert f"audit entry #{in_flight.pk}" in body(r)  # which restore, by whom, since when
+    assert 'data-testid="restore-pending"' in body(r)  # and the page says it has no outcome
     # A pending entry left by a process that died long ago does not block for ever.
     AuditEntry.objects.seal(in_flight.pk, outcome=Outcome.FAILED, error="unexpected")
     _entry(
