@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Literal
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -66,6 +68,16 @@ class Recording:
         self._not_sent = reason
 
     def __enter__(self) -> Recording:
+        if self.entry is None:
+            self.open()
+        return self
+
+    def open(self) -> AuditEntry:
+        """Write the pending entry now (`with` does it unless this was called first).
+
+        Called on its own inside `locked(...)`, the entry is written under the same lock as
+        the check that allowed the attempt, so no second attempt can pass the same check.
+        """
         user: User | AnonymousUser | None = getattr(self.request, "user", None)
         author = user if user is not None and user.is_authenticated else None
         self.entry = AuditEntry.objects.create(
@@ -75,7 +87,7 @@ class Recording:
             roles=self.roles,
             **self.fields,
         )
-        return self
+        return self.entry
 
     def __exit__(
         self,
@@ -138,6 +150,21 @@ def record(
         requested=requested or {},
         restores=restores,
     )
+
+
+@contextmanager
+def locked(entry: AuditEntry) -> Iterator[AuditEntry]:
+    """A transaction holding a lock on `entry`, for a check-then-write decision about it.
+
+    On databases with row locks (Postgres) this is SELECT ... FOR UPDATE on the entry's row:
+    a second request waits at that line until the first one's block has committed, then sees
+    what it wrote. SQLite has no row locks and ignores FOR UPDATE; there the settings start
+    every transaction IMMEDIATE, which takes the database's single write lock at BEGIN, so
+    the blocks run one after the other (checked at start-up by adminsite.E002). Keep the
+    block short and free of upstream calls: it holds the lock until it ends.
+    """
+    with transaction.atomic():
+        yield AuditEntry.objects.select_for_update().get(pk=entry.pk)
 
 
 def failure(exc: BaseException) -> dict[str, Any]:

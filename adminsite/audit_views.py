@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from adminsite import audit, auth0, flash
-from adminsite.models import Action, AuditEntry, Outcome
+from adminsite.models import Action, AuditEntry, Outcome, labelled
 from adminsite.permissions import operator_required
 
 PER_PAGE = 50
@@ -63,14 +63,46 @@ def audit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     entry = get_object_or_404(AuditEntry.objects.select_related("restores"), pk=pk)
     restorations = list(entry.restorations.all())
     restored = next((r for r in restorations if r.outcome == Outcome.SUCCESS), None)
-    context = {"entry": entry, "restorations": restorations, "restored": restored}
+    pending = next((r for r in restorations if r.outcome == Outcome.PENDING), None)
+    context = {
+        "entry": entry,
+        "restorations": restorations,
+        "restored": restored,
+        "pending": pending,
+    }
     return render(request, "audit/audit_detail.html", context)
 
 
-def _restore_in_flight(entry: AuditEntry) -> bool:
-    """Another restore of this entry is under way (a pending entry, younger than a call)."""
+def _restore_in_flight(entry: AuditEntry) -> AuditEntry | None:
+    """Another restore of this entry under way: pending, and younger than a call can last.
+
+    An older pending restore is one whose process died during the call: it no longer blocks
+    (a retry that finds the connection enabled gets Auth0's 409, which says so).
+    """
     since = timezone.now() - timedelta(seconds=2 * float(settings.AUTH0_TIMEOUT) + 5)
-    return entry.restorations.filter(outcome=Outcome.PENDING, created_at__gte=since).exists()
+    return entry.restorations.filter(outcome=Outcome.PENDING, created_at__gte=since).first()
+
+
+def _when(entry: AuditEntry) -> str:
+    return f"{timezone.localtime(entry.created_at):%Y-%m-%d %H:%M:%S %Z}"
+
+
+def _refusal(removal: AuditEntry) -> str | None:
+    """Why this removal may not be restored now (already restored, or a restore under way)."""
+    if (done := removal.restorations.filter(outcome=Outcome.SUCCESS).first()) is not None:
+        return (
+            f"This connection was already restored by {done.username} ({_when(done)}, audit "
+            f"entry #{done.pk}); nothing was sent to Auth0."
+        )
+    if (running := _restore_in_flight(removal)) is not None:
+        return (
+            f"A restore of this connection is already under way (started by "
+            f"{running.username} at {_when(running)}, audit entry #{running.pk}); nothing more "
+            "was sent. Reload this page in a moment to see its outcome; if it still has none, "
+            "Org Desk stopped during that call: check the organization's connections, and "
+            "restore again if the connection is not there."
+        )
+    return None
 
 
 class _ConnectionSettings(TypedDict):
@@ -84,7 +116,12 @@ class _ConnectionSettings(TypedDict):
 @require_POST
 @operator_required
 def restore(request: HttpRequest, pk: int) -> HttpResponse:
-    """F7: enable a removed connection again with its former settings (POST enabled_connections)."""
+    """F7: enable a removed connection again with its former settings (POST enabled_connections).
+
+    "Already restored or under way?" and writing this attempt's pending entry happen under a
+    lock on the removal's row, so of several requests at once exactly one calls Auth0; the
+    others wait for the lock (milliseconds), then find that pending entry and say so.
+    """
     entry = get_object_or_404(AuditEntry, pk=pk)
     if not entry.is_restorable:
         messages.error(
@@ -92,21 +129,6 @@ def restore(request: HttpRequest, pk: int) -> HttpResponse:
             "Only a successful removal of a connection can be restored; nothing was changed.",
         )
         return redirect(entry)
-    done = entry.restorations.filter(outcome=Outcome.SUCCESS).first()
-    if done is not None:
-        messages.info(
-            request,
-            f"This connection was already restored by {done.username} "
-            f"({timezone.localtime(done.created_at):%Y-%m-%d %H:%M:%S %Z}, audit entry "
-            f"#{done.pk}); nothing was sent to Auth0.",
-        )
-        return redirect(entry)
-    if _restore_in_flight(entry):
-        messages.warning(
-            request, "A restore of this connection is already under way; nothing more was sent."
-        )
-        return redirect(entry)
-
     # is_restorable checked it: a dict holding the connection's former settings.
     before = cast(dict[str, Any], entry.before)
     settings_back: _ConnectionSettings = {
@@ -114,19 +136,28 @@ def restore(request: HttpRequest, pk: int) -> HttpResponse:
         "show_as_button": bool(before["show_as_button"]),
         "is_signup_enabled": before.get("is_signup_enabled"),  # None: not sent
     }
-    name = entry.target
+    # Names as Org Desk read them when removing (the removal's before-state, the org cache).
+    name = entry.connection_label
+    attempt = audit.record(
+        request,
+        action=Action.RESTORE_CONNECTION,
+        org_id=entry.org_id,
+        org_name=entry.org_name,
+        connection_id=entry.connection_id,
+        connection_name=entry.known_connection_name,
+        before={"enabled": False},
+        requested=settings_back,
+        restores=entry,
+    )
+    with audit.locked(entry) as removal:
+        refused = _refusal(removal)
+        if refused is None:
+            attempt.open()
+    if refused is not None:
+        messages.warning(request, refused)
+        return redirect(entry)
     try:
-        with audit.record(
-            request,
-            action=Action.RESTORE_CONNECTION,
-            org_id=entry.org_id,
-            org_name=entry.org_name,
-            connection_id=entry.connection_id,
-            connection_name=name,
-            before={"enabled": False},
-            requested=settings_back,
-            restores=entry,
-        ) as attempt:
+        with attempt:
             enabled = auth0.add_enabled_connection(
                 org_id=entry.org_id, connection_id=entry.connection_id, **settings_back
             )
@@ -144,7 +175,7 @@ def restore(request: HttpRequest, pk: int) -> HttpResponse:
     except auth0.NotFound:
         messages.error(
             request,
-            f"The organization {entry.org_id} or the connection {name} no longer exists in "
+            f"The organization {entry.org_label} or the connection {name} no longer exists in "
             "Auth0 (404), so the connection cannot be restored. Nothing was changed.",
         )
     except auth0.Auth0Error as exc:
@@ -152,7 +183,8 @@ def restore(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(
             request,
-            f"Restored the connection {name} to {entry.org_name or entry.org_id} with its former "
-            f"settings (audit entry #{attempt.entry.pk if attempt.entry else '?'}).",
+            f"Restored the connection {labelled(enabled.name, entry.connection_id)} to "
+            f"{entry.org_label} with its former settings (audit entry "
+            f"#{attempt.entry.pk if attempt.entry else '?'}).",
         )
     return redirect(entry)

@@ -42,6 +42,18 @@ SEAL_FIELDS = frozenset(
 )
 
 
+NAME_UNKNOWN = "name unknown"
+
+
+def labelled(name: str, ident: str) -> str:
+    """A name Org Desk read from Auth0, or else the id saying that the name is unknown.
+
+    Names in the audit log and in messages only ever come from Auth0's answers or Org Desk's
+    own earlier reads; when neither is at hand, an empty string would read as a blank name.
+    """
+    return name if name else f"{ident} ({NAME_UNKNOWN})"
+
+
 STATE_LABELS = {
     "name": "Connection",
     "strategy": "Strategy",
@@ -56,20 +68,13 @@ STATE_LABELS = {
 }
 
 
-def _named(item: dict[str, Any]) -> str:
-    """A role's name; an entry made without one (Org Desk never read it) says so."""
-    if item.get("name"):
-        return str(item["name"])
-    return f"{item['id']} (name unknown)" if item.get("id") else ""
-
-
 def _shown(key: str, value: Any) -> str:
     if value is None:
         return "n/a (not a database connection)" if key == "is_signup_enabled" else "unknown"
     if isinstance(value, bool):
         return "Yes" if value else "No"
-    if isinstance(value, dict):  # a role: its name as Auth0 gave it, or its id and no name
-        return _named(value)
+    if isinstance(value, dict):  # a role: {"id", "name"}
+        return labelled(str(value.get("name") or ""), str(value.get("id") or "?"))
     if isinstance(value, list):
         return ", ".join(_shown(key, v) for v in value) or "none"
     return str(value)
@@ -182,11 +187,28 @@ class AuditEntry(models.Model):
     # --- Presentation helpers (used by the audit pages and the admin) -----------------------
 
     @property
-    def target(self) -> str:
-        if self.member_id:
-            return self.member_id
+    def known_connection_name(self) -> str:
+        """The connection's name as Org Desk read it ("" when unknown).
+
+        A removal's before-state is the settings read from Auth0 (the confirm step's read or
+        the read just before the change), so its name is preferred to the stored column.
+        """
         named = self.before.get("name") if isinstance(self.before, dict) else None
-        return self.connection_name or named or self.connection_id
+        return str(named or self.connection_name or "")
+
+    @property
+    def connection_label(self) -> str:
+        """The connection's name, or its id saying that the name is unknown."""
+        return labelled(self.known_connection_name, self.connection_id)
+
+    @property
+    def org_label(self) -> str:
+        """The organization's display name, or its id saying that the name is unknown."""
+        return labelled(self.org_name, self.org_id)
+
+    @property
+    def target(self) -> str:
+        return self.member_id or self.connection_label
 
     @property
     def restored_by(self) -> AuditEntry | None:
@@ -215,7 +237,9 @@ class AuditEntry(models.Model):
 
     @property
     def role_names(self) -> str:
-        return ", ".join(_named(r) for r in self.roles or [])
+        return ", ".join(
+            labelled(str(r.get("name") or ""), str(r.get("id") or "?")) for r in self.roles or []
+        )
 
     @property
     def is_restorable(self) -> bool:
@@ -240,4 +264,20 @@ def audit_writes_are_not_rolled_back(**kwargs: Any) -> list[checks.CheckMessage]
         )
         for alias, db in settings.DATABASES.items()
         if db.get("ATOMIC_REQUESTS")
+    ]
+
+
+@checks.register()
+def sqlite_transactions_take_the_write_lock(**kwargs: Any) -> list[checks.CheckMessage]:
+    """SQLite ignores row locks: only IMMEDIATE transactions make a restore's check atomic."""
+    return [
+        checks.Error(
+            f"DATABASES[{alias!r}] is SQLite without OPTIONS['transaction_mode'] = "
+            "'IMMEDIATE': two concurrent restores of one removal could both be sent to Auth0.",
+            hint="Set DATABASES[...]['OPTIONS']['transaction_mode'] = 'IMMEDIATE' for SQLite.",
+            id="adminsite.E002",
+        )
+        for alias, db in settings.DATABASES.items()
+        if db.get("ENGINE") == "django.db.backends.sqlite3"
+        and str(db.get("OPTIONS", {}).get("transaction_mode", "")).upper() != "IMMEDIATE"
     ]

@@ -8,7 +8,9 @@ call when the confirm step came first.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -17,8 +19,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from adminsite import audit, auth0, flash
 from adminsite.http import HtmxHttpRequest
-from adminsite.models import Action
+from adminsite.models import Action, labelled
 from adminsite.permissions import operator_required
+from connections.forms import DomainLevelForm
+
+logger = logging.getLogger(__name__)
 
 TEMPLATE = "connections/connections.html"
 
@@ -110,19 +115,75 @@ def connection_row(request: HttpRequest, org_id: str, connection_id: str) -> Htt
     return _fresh_row(request, org_id, connection_id)
 
 
+def _refuse_unrelated(request: HttpRequest, org_id: str, connection_id: str) -> HttpResponse:
+    """The organization does not have this connection (or does not exist): change nothing.
+
+    A tenant-wide change is only made from an organization that has the connection, so that
+    the audit entry is filed under an organization the change really concerns. The refusal is
+    not an attempted change (nothing was sent, and the pair of ids is not a real one), so it is
+    not written to the audit log, where it would file an entry under an unverified id; it is
+    logged for the operators of Org Desk instead, and the row (if any) is dropped.
+    """
+    logger.warning(
+        "Refused a domain-level change by %s: connection %s is not enabled for organization %s",
+        request.user.get_username(),
+        connection_id,
+        org_id,
+    )
+    messages.error(
+        request,
+        f"Nothing was changed: the connection {connection_id} is not enabled for the "
+        f"organization {org_id}, or that organization does not exist (Auth0 answered 404). "
+        "A tenant-wide change is only made from an organization that has the connection; "
+        "reload the organization's page.",
+    )
+    return HttpResponse()
+
+
+def _enabled_here(
+    request: HttpRequest, org_id: str, connection_id: str
+) -> dict[str, Any] | HttpResponse:
+    """The connection as enabled for this organization, or the answer refusing the change.
+
+    From the confirm step's read when this person made it moments ago (no call), otherwise
+    read now: one call, which also proves that the organization has the connection.
+    """
+    stashed = audit.stashed_connection(request, org_id, connection_id)
+    if stashed is not None:
+        return stashed
+    try:
+        enabled = auth0.get_enabled_connection(org_id=org_id, connection_id=connection_id)
+    except auth0.NotFound:
+        return _refuse_unrelated(request, org_id, connection_id)
+    except auth0.Auth0Error as exc:
+        flash.report(request, exc, subject="connection")
+        return flash.no_swap()
+    return audit.connection_settings(enabled)
+
+
 @require_http_methods(["GET", "POST"])
 @operator_required
 def domain_level(request: HttpRequest, org_id: str, connection_id: str) -> HttpResponse:
-    """F3: confirm (GET), then set (POST) the connection's tenant-wide domain-level status."""
+    """F3: confirm (GET), then set (POST) the connection's tenant-wide domain-level status.
+
+    The confirm step's read is kept (per person, a few minutes) as the proof that this
+    organization has the connection and as the name the audit entry records.
+    """
     if request.method == "GET":
-        return _fresh_row(request, org_id, connection_id, "confirm-domain-level")
-    wanted = request.POST.get("is_domain_connection")
-    if wanted not in ("true", "false"):
-        messages.error(
-            request, "Nothing was changed: the requested domain-level status is missing."
-        )
+        row = _fetch_row(request, org_id, connection_id)
+        if isinstance(row, HttpResponse):
+            return row
+        audit.stash_connection(request, org_id, row.enabled)
+        return _render_row(request, org_id, row, "confirm-domain-level")
+    form = DomainLevelForm(request.POST)
+    if not form.is_valid():
+        problem = "; ".join(str(e) for e in form.errors["is_domain_connection"])
+        messages.error(request, f"Nothing was changed: {problem}.")
         return flash.no_swap()
-    enabled = wanted == "true"
+    enabled = form.cleaned_data["is_domain_connection"]
+    here = _enabled_here(request, org_id, connection_id)
+    if isinstance(here, HttpResponse):
+        return here
     # The previous status from the connection index, cached by the confirm step: no call.
     try:
         known = auth0.domain_connection_index().get(connection_id)
@@ -134,7 +195,7 @@ def domain_level(request: HttpRequest, org_id: str, connection_id: str) -> HttpR
             action=Action.DOMAIN_LEVEL,
             org_id=org_id,
             connection_id=connection_id,
-            connection_name=known.name if known else request.POST.get("name", "")[:128],
+            connection_name=str(here.get("name") or ""),
             before={"is_domain_connection": known.is_domain_connection if known else None},
             requested={"is_domain_connection": enabled},
         ) as entry:
@@ -144,7 +205,8 @@ def domain_level(request: HttpRequest, org_id: str, connection_id: str) -> HttpR
         flash.report(request, exc, subject="connection", changing=True)
         return flash.no_swap()
     state = "now domain-level" if connection.is_domain_connection else "no longer domain-level"
-    messages.success(request, f"The connection {connection.name} is {state} for the whole tenant.")
+    name = labelled(connection.name, connection_id)  # as Auth0 answered the change
+    messages.success(request, f"The connection {name} is {state} for the whole tenant.")
     return _fresh_row(request, org_id, connection_id)
 
 
@@ -159,14 +221,13 @@ def remove(request: HttpRequest, org_id: str, connection_id: str) -> HttpRespons
         audit.stash_connection(request, org_id, row.enabled)  # the removal's before-state
         return _render_row(request, org_id, row, "confirm-remove")
     before = audit.stashed_connection(request, org_id, connection_id)
-    posted_name = request.POST.get("name", "")[:128]
     try:
         with audit.record(
             request,
             action=Action.REMOVE_CONNECTION,
             org_id=org_id,
             connection_id=connection_id,
-            connection_name=before["name"] if before else posted_name,
+            connection_name=str(before.get("name") or "") if before else "",
             before=before,
             requested={"remove_connection": connection_id},
         ) as entry:
@@ -182,7 +243,7 @@ def remove(request: HttpRequest, org_id: str, connection_id: str) -> HttpRespons
         flash.report(request, exc, subject="connection", changing=True)
         return flash.no_swap()
     audit.forget_connection(request, org_id, connection_id)
-    name = entry.before.get("name") or posted_name or connection_id
+    name = labelled(str(entry.before.get("name") or ""), connection_id)  # as Auth0 answered
     messages.success(
         request,
         f"Removed the connection {name} from this organization. "

@@ -19,6 +19,7 @@ from adminsite.models import (
     AuditImmutable,
     Outcome,
     audit_writes_are_not_rolled_back,
+    sqlite_transactions_take_the_write_lock,
 )
 from tests.helpers import HTMX, api_calls, mutations, org_id
 
@@ -538,6 +539,16 @@ def test_atomic_requests_would_be_reported(monkeypatch) -> None:
     assert [m.id for m in audit_writes_are_not_rolled_back()] == ["adminsite.E001"]
 
 
+def test_sqlite_without_immediate_transactions_would_be_reported(monkeypatch) -> None:
+    from django.conf import settings
+
+    assert sqlite_transactions_take_the_write_lock in checks.registry.registry.get_checks()
+    assert sqlite_transactions_take_the_write_lock() == []  # the settings take the lock
+    options = {**settings.DATABASES["default"].get("OPTIONS", {}), "transaction_mode": "DEFERRED"}
+    monkeypatch.setitem(settings.DATABASES["default"], "OPTIONS", options)
+    assert [m.id for m in sqlite_transactions_take_the_write_lock()] == ["adminsite.E002"]
+
+
 # --- The audit page ----------------------------------------------------------------------------
 
 
@@ -778,6 +789,8 @@ def test_a_restore_under_way_is_not_sent_twice(operator_client, tenant, acme) ->
     tenant.clear_log()
     r = operator_client.post(url, follow=True)
     assert "already under way" in body(r) and api_calls(tenant) == []
+    assert f"audit entry #{in_flight.pk}" in body(r)  # which restore, by whom, since when
+    assert 'data-testid="restore-pending"' in body(r)  # and the page says it has no outcome
     # A pending entry left by a process that died long ago does not block for ever.
     AuditEntry.objects.seal(in_flight.pk, outcome=Outcome.FAILED, error="unexpected")
     _entry(
@@ -790,3 +803,83 @@ def test_a_restore_under_way_is_not_sent_twice(operator_client, tenant, acme) ->
     r = operator_client.post(url, follow=True)
     assert "Restored the connection acme-saml" in body(r)
     assert len(api_calls(tenant)) == 1
+
+
+# --- Names come from Auth0 or Org Desk's own reads, never from the browser --------------------
+
+FORGED = "forged-by-browser"
+
+
+def _everything_recorded() -> str:
+    return " ".join(
+        str(v) for e in AuditEntry.objects.values() for v in e.values() if v is not None
+    )
+
+
+@pytest.mark.parametrize("confirm", [True, False], ids=["confirmed", "direct"])
+@pytest.mark.parametrize("action", ["domain-level", "remove"])
+def test_a_posted_name_is_never_recorded_or_shown(
+    operator_client, tenant, acme, action, confirm
+) -> None:
+    conn = _not_domain_level(acme)
+    # The connection index is down: before, the posted name filled the gap.
+    tenant.add_fault(method="GET", path=r"^/api/v2/connections$", status=503, times=None)
+    url = reverse(f"connections:{action}", args=[acme, conn.connection_id])
+    if confirm:
+        assert operator_client.get(url, headers=HTMX).status_code == 200
+    r = operator_client.post(url, {"name": FORGED, "is_domain_connection": "true"}, headers=HTMX)
+    text = body(r)
+    assert conn.name in text and FORGED not in text  # the success message names it truly
+    entry = only_entry()
+    assert entry.outcome == Outcome.SUCCESS
+    # (a removal without confirm step reads the name inside the attempt: in its before-state)
+    assert entry.connection_name in (conn.name, "") and entry.known_connection_name == conn.name
+    assert FORGED not in _everything_recorded()
+    for page in (reverse("audit:list"), reverse("audit:detail", args=[entry.pk])):
+        shown = body(operator_client.get(page))
+        assert conn.name in shown and FORGED not in shown
+
+
+def test_unknown_names_are_shown_as_unknown_with_the_id(viewer_client, db) -> None:
+    entry = _entry(
+        org_id="org_nameless",
+        org_name="",
+        connection_id="con_nameless",
+        connection_name="",
+        before={"assign_membership_on_login": True, "show_as_button": False},
+    )
+    role = _entry(
+        org_id="org_nameless",
+        action=Action.REMOVE_ROLE,
+        connection_id="",
+        member_id="auth0|someone",
+        roles=[{"id": "rol_nameless", "name": ""}],
+        before={"had_role": {"id": "rol_nameless", "name": ""}},
+    )
+    listing = body(viewer_client.get(reverse("audit:list")))
+    assert listing.count('data-testid="name-unknown"') == 3  # two organizations, a connection
+    assert "con_nameless" in listing and "org_nameless" in listing
+    assert "rol_nameless (name unknown)" in listing
+    detail = body(viewer_client.get(reverse("audit:detail", args=[entry.pk])))
+    assert detail.count('data-testid="name-unknown"') == 2  # the organization, the connection
+    assert "con_nameless" in detail and "org_nameless" in detail
+    detail = body(viewer_client.get(reverse("audit:detail", args=[role.pk])))
+    assert detail.count('data-testid="name-unknown"') == 2  # the organization, the role
+    assert "rol_nameless (name unknown)" in detail  # the before-state
+
+
+def test_restore_names_the_connection_from_auth0s_answer(operator_client, tenant, acme) -> None:
+    conn = enabled_by_name(acme, "acme-saml")
+    removal = _entry(
+        org_id=acme,
+        org_name="",
+        connection_id=conn.connection_id,
+        connection_name="",  # e.g. written before names were recorded
+        before={"assign_membership_on_login": True, "show_as_button": False},
+    )
+    auth0.remove_enabled_connection(org_id=acme, connection_id=conn.connection_id)
+    page = body(operator_client.get(reverse("audit:detail", args=[removal.pk])))
+    assert f"Enable <strong>{conn.connection_id} (name unknown)</strong>" in page
+    assert f"<strong>{acme} (name unknown)</strong>" in page
+    r = operator_client.post(reverse("audit:restore", args=[removal.pk]), follow=True)
+    assert f"Restored the connection acme-saml to {acme} (name unknown)" in body(r)

@@ -187,3 +187,108 @@ def test_responses_carry_no_script_and_json_headers_are_valid(
     start = body.index("hx-headers='") + len("hx-headers='")
     assert "X-CSRFToken" in json.loads(body[start : body.index("'", start)])
     assert "<script>" not in body
+
+
+# --- The organization and the connection belong together -----------------------------------
+
+
+def _not_enabled_in(acme: str) -> str:
+    """A tenant connection that exists but is not enabled for the organization."""
+    here = {e.connection_id for e in auth0.list_enabled_connections(org_id=acme)}
+    return next(cid for cid in auth0.domain_connection_index() if cid not in here)
+
+
+def _assert_refused(r, tenant, org: str, connection_id: str) -> None:
+    from adminsite.models import AuditEntry
+
+    body = r.content.decode()
+    assert r.status_code == 200
+    assert f"the connection {connection_id} is not enabled for the organization {org}" in body
+    assert "Nothing was changed" in body
+    assert [c["method"] for c in api_calls(tenant)] == ["GET"]  # the check, no PATCH
+    assert mutations(tenant) == []
+    # a refusal is not an attempted change: no entry filed under an unverified organization
+    assert not AuditEntry.objects.exists()
+
+
+def test_domain_level_for_a_connection_not_enabled_here_is_refused(
+    operator_client, tenant, acme
+) -> None:
+    foreign = _not_enabled_in(acme)
+    before = auth0.domain_connection_index()[foreign].is_domain_connection
+    tenant.clear_log()
+    r = operator_client.post(
+        reverse("connections:domain-level", args=[acme, foreign]),
+        {"is_domain_connection": "false" if before else "true"},
+        headers=HTMX,
+    )
+    _assert_refused(r, tenant, acme, foreign)
+    assert tenant.store.connections[foreign]["is_domain_connection"] is before
+
+
+def test_domain_level_under_an_organization_that_does_not_exist_is_refused(
+    operator_client, tenant, acme
+) -> None:
+    conn = _first_connection(acme)
+    # The confirm step in the real organization does not vouch for another organization id.
+    operator_client.get(
+        reverse("connections:domain-level", args=[acme, conn.connection_id]), headers=HTMX
+    )
+    ghost = "org_doesNotExist0000"
+    tenant.clear_log()
+    r = operator_client.post(
+        reverse("connections:domain-level", args=[ghost, conn.connection_id]),
+        {"is_domain_connection": "true"},
+        headers=HTMX,
+    )
+    _assert_refused(r, tenant, ghost, conn.connection_id)
+
+
+def test_domain_level_without_confirm_step_reads_the_connection_once(
+    operator_client, tenant, acme
+) -> None:
+    from adminsite.models import AuditEntry
+
+    conn = _first_connection(acme)
+    was = auth0.domain_connection_index()[conn.connection_id].is_domain_connection  # warm
+    tenant.clear_log()
+    r = operator_client.post(
+        reverse("connections:domain-level", args=[acme, conn.connection_id]),
+        {"is_domain_connection": "false" if was else "true"},
+        headers=HTMX,
+    )
+    assert "for the whole tenant" in r.content.decode()
+    calls = [(c["method"], c["raw_path"]) for c in api_calls(tenant)]
+    row = f"/api/v2/organizations/{acme}/enabled_connections/{conn.connection_id}"
+    assert calls == [
+        ("GET", row),  # the organization has the connection: one read
+        ("PATCH", f"/api/v2/connections/{conn.connection_id}"),  # exactly one change
+        ("GET", row),  # the fresh row
+    ]
+    [entry] = AuditEntry.objects.all()
+    assert (entry.org_id, entry.connection_name) == (acme, conn.name)
+
+
+@pytest.mark.parametrize("value", ["yes", "1", "True", ""])
+def test_domain_level_accepts_only_true_or_false(operator_client, tenant, acme, value) -> None:
+    conn = _first_connection(acme)
+    tenant.clear_log()
+    r = operator_client.post(
+        reverse("connections:domain-level", args=[acme, conn.connection_id]),
+        {"is_domain_connection": value},
+        headers=HTMX,
+    )
+    body = r.content.decode()
+    assert "Nothing was changed: the requested domain-level status" in body
+    assert r["HX-Reswap"] == "none"
+    assert api_calls(tenant) == []
+
+
+def test_confirm_steps_post_no_name(operator_client, tenant, acme) -> None:
+    conn = _first_connection(acme)
+    for name, field in [("domain-level", 'name="is_domain_connection"'), ("remove", "hx-post")]:
+        body = operator_client.get(
+            reverse(f"connections:{name}", args=[acme, conn.connection_id]), headers=HTMX
+        ).content.decode()
+        assert field in body and conn.name in body  # the form, naming the connection
+        assert 'name="name"' not in body  # but the name is not posted back

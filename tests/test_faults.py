@@ -89,6 +89,12 @@ def _confirm_remove(client, ctx: dict) -> None:
     client.get(reverse("connections:remove", args=[ctx["org"], ctx["con"]]), headers=HTMX)
 
 
+def _confirm_domain_level(client, ctx: dict) -> None:
+    """The confirm step: it reads the row (the proof that the organization has the connection)
+    and warms the connection index, so the faults hit the change itself."""
+    client.get(reverse("connections:domain-level", args=[ctx["org"], ctx["con"]]), headers=HTMX)
+
+
 def _removed_entry(client, ctx: dict) -> None:
     _confirm_remove(client, ctx)
     client.post(reverse("connections:remove", args=[ctx["org"], ctx["con"]]), headers=HTMX)
@@ -148,7 +154,7 @@ CASES = [
         lambda c: reverse("connections:domain-level", args=[c["org"], c["con"]]),
         lambda c: {"is_domain_connection": "true"},
         action="domain_level",
-        warm=lambda client, c: auth0.domain_connection_index(),
+        warm=_confirm_domain_level,
     ),
     Case(
         "remove connection",

@@ -1,0 +1,22 @@
+"""Input validation for the connection views: nothing unvalidated goes upstream."""
+
+from __future__ import annotations
+
+from django import forms
+
+
+def _is_true(value: str) -> bool:
+    return value == "true"
+
+
+class DomainLevelForm(forms.Form):
+    """The status the confirm step asks for: exactly "true" or "false", nothing else."""
+
+    is_domain_connection = forms.TypedChoiceField(
+        choices=[("true", "domain-level"), ("false", "not domain-level")],
+        coerce=_is_true,
+        error_messages={
+            "required": "the requested domain-level status is missing",
+            "invalid_choice": "the requested domain-level status must be true or false",
+        },
+    )
