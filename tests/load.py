@@ -248,6 +248,7 @@ def main() -> int:
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "127.0.0.1",
         "AUTH0_DOMAIN": sandbox_url,
+        "AUTH0_SANDBOX": "false",  # the sandbox over HTTP stands in for a real tenant
         "AUTH0_CLIENT_ID": "org-desk-sandbox",
         "AUTH0_CLIENT_SECRET": "sandbox-secret",
         "DATABASE_URL": f"sqlite:///{tmp / 'load.sqlite3'}",

@@ -273,6 +273,60 @@ def test_without_debug_there_is_no_default_secret_key() -> None:
     assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
 
 
+def manage_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`manage.py check`, as a deployment runs it, in this environment."""
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def without_auth0(**extra: str) -> dict[str, str]:
+    """The production environment with every AUTH0_* variable taken out, then `extra`."""
+    env = {k: v for k, v in production_env().items() if not k.startswith("AUTH0_")}
+    env.update(extra)
+    return env
+
+
+def test_production_without_auth0_domain_stops_at_start_up() -> None:
+    """DEBUG off and no AUTH0_DOMAIN: no fake tenant served by accident."""
+    result = manage_check(without_auth0())
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "AUTH0_DOMAIN is not set and DEBUG is off" in result.stderr
+    assert "AUTH0_SANDBOX=true" in result.stderr
+    assert "System check identified no issues" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"AUTH0_SANDBOX": "true"},  # a demo, asked for by name
+        {"DEBUG": "true", "SECRET_KEY": ""},  # what `make run` does
+        {
+            "AUTH0_DOMAIN": "acme.eu.auth0.com",
+            "AUTH0_CLIENT_ID": "org-desk-prod-client",
+            "AUTH0_CLIENT_SECRET": "prod-secret-value",
+        },
+    ],
+    ids=["sandbox-asked-for", "debug", "real-tenant"],
+)
+def test_start_up_with_a_tenant_or_the_sandbox_asked_for(extra: dict[str, str]) -> None:
+    result = manage_check(without_auth0(**extra))
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_sandbox_and_a_real_domain_together_are_refused() -> None:
+    result = manage_check(production_env(AUTH0_SANDBOX="true", AUTH0_DOMAIN="acme.eu.auth0.com"))
+    assert result.returncode != 0
+    assert "AUTH0_SANDBOX=true and AUTH0_DOMAIN are both set" in result.stderr
+
+
 def test_https_responses_carry_hsts_and_secure_cookies(client, settings, operator, tenant) -> None:
     """With the production values (tests.settings relaxes them for the plain-http live server)."""
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True

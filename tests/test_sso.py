@@ -139,12 +139,12 @@ def test_config_mistakes_are_refused(kwargs: dict, message: str) -> None:
 
 def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Start Django with the real settings module and this environment, as gunicorn would."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SSO_", "DJANGO_"))}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SSO_", "DJANGO_", "AUTH0_"))}
     clean.update(
         DJANGO_SETTINGS_MODULE="adminsite.settings",
         SECRET_KEY="startup-test-" + "k" * 50,
         DEBUG="false",
-        AUTH0_DOMAIN="",
+        AUTH0_SANDBOX="true",
         **env,
     )
     return subprocess.run(
