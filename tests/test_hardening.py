@@ -146,6 +146,115 @@ def test_the_sso_refusal_page_is_strict(client, settings) -> None:
     check_strict(r)
 
 
+def test_images_come_only_from_org_desk_itself(operator_client, tenant) -> None:
+    """img-src is 'self': no page loads a picture from elsewhere (member pictures are not shown)."""
+    r = operator_client.get(reverse("orgs:list"))
+    assert r.status_code == 200
+    directives = csp_directives(r["Content-Security-Policy"])
+    assert directives["img-src"] == ["'self'"]
+    assert directives["default-src"] == ["'self'"]  # the header was read, not an empty one
+
+
+TEMPLATE_IMAGES = re.compile(r"<img\b|url\(|data:|picture", re.I)
+
+
+def test_no_template_loads_an_image_from_elsewhere() -> None:
+    """What 'self' relies on: the templates show no <img>, no CSS url(), no member picture."""
+    templates = [p for d in TEMPLATE_DIRS for p in d.rglob("*.html")]
+    assert len(templates) >= 8
+    found = {str(p.relative_to(ROOT)): TEMPLATE_IMAGES.findall(p.read_text()) for p in templates}
+    assert {k: v for k, v in found.items() if v} == {}
+    css = (ROOT / "static" / "app.css").read_text()
+    assert "{" in css and "url(" not in css
+
+
+# --- No page is stored by a browser or a proxy -------------------------------------------------
+
+
+def assert_no_store(response, what: str) -> None:  # type: ignore[no-untyped-def]
+    assert response["Cache-Control"] == "no-store", what
+    assert not response.has_header("Expires"), what
+
+
+def test_pages_and_parts_with_people_are_never_stored(
+    operator_client, viewer, tenant, acme
+) -> None:
+    """Every answer with members, emails or the audit log, and error pages, is `no-store`
+    alone: no `private` or `max-age` beside it."""
+    from adminsite.models import Action, AuditEntry, Outcome
+
+    conn, user_id, _, _ = _sample(acme)
+    entry = AuditEntry.objects.create(
+        username="olivia",
+        action=Action.REMOVE_CONNECTION,
+        org_id=acme,
+        connection_id=conn,
+        outcome=Outcome.SUCCESS,
+        before={"assign_membership_on_login": True, "show_as_button": False},
+    )
+    answers = {
+        "organization list": operator_client.get(reverse("orgs:list")),
+        "organization list part": operator_client.get(reverse("orgs:list"), headers=HTMX),
+        "organization page": operator_client.get(reverse("orgs:detail", args=[acme])),
+        "connections part": operator_client.get(
+            reverse("connections:list", args=[acme]), headers=HTMX
+        ),
+        "members part": operator_client.get(reverse("orgs:members", args=[acme]), headers=HTMX),
+        "role picker": operator_client.get(
+            reverse("orgs:role-picker", args=[acme]) + f"?user_id={user_id}", headers=HTMX
+        ),
+        "audit list": operator_client.get(reverse("audit:list")),
+        "audit entry": operator_client.get(reverse("audit:detail", args=[entry.pk])),
+        "missing organization": operator_client.get("/orgs/org_doesNotExist1/"),
+        "no such page": operator_client.get("/no/such/page/"),
+        "sign-in page": Client().get(reverse("login")),
+        "redirect to sign in": Client().get(reverse("orgs:list")),
+    }
+    viewer_client = Client()
+    viewer_client.force_login(viewer)
+    answers["viewer's 403"] = viewer_client.post(reverse("connections:remove", args=[acme, conn]))
+    statuses = {what: r.status_code for what, r in answers.items()}
+    assert statuses["members part"] == statuses["audit entry"] == statuses["role picker"] == 200
+    assert statuses["no such page"] == 404 and statuses["viewer's 403"] == 403
+    assert statuses["redirect to sign in"] == 302
+    body = answers["members part"].content.decode()
+    assert "@" in body  # the part really shows people's emails
+    for what, r in answers.items():
+        assert_no_store(r, what)
+
+
+def test_a_view_s_own_caching_does_not_survive(rf) -> None:
+    """`max-age`, `public` or `private` set further in are replaced by `no-store`, not merged."""
+    from django.http import HttpResponse
+    from django.utils.cache import patch_cache_control
+
+    from adminsite.middleware import NoStoreMiddleware
+
+    def view(request):  # type: ignore[no-untyped-def]
+        response = HttpResponse("alice@example.com")
+        patch_cache_control(response, public=True, max_age=3600, s_maxage=600)
+        response["Expires"] = "Thu, 01 Jan 2099 00:00:00 GMT"
+        return response
+
+    r = NoStoreMiddleware(view)(rf.get("/"))
+    assert r.content == b"alice@example.com"
+    assert_no_store(r, "patched view")
+
+
+def test_a_server_error_page_is_never_stored(operator_client, tenant, monkeypatch) -> None:
+    """The 500 page too (raised by a view, answered by Django's handler)."""
+    from orgs import views
+
+    def boom(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(views.auth0, "list_organizations", boom)
+    operator_client.raise_request_exception = False
+    r = operator_client.get(reverse("orgs:list"))
+    assert r.status_code == 500
+    assert_no_store(r, "500 page")
+
+
 def test_a_nonce_is_new_on_every_response(operator_client, tenant) -> None:
     first = operator_client.get(reverse("orgs:list"))["Content-Security-Policy"]
     second = operator_client.get(reverse("orgs:list"))["Content-Security-Policy"]
