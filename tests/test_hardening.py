@@ -689,6 +689,72 @@ def test_no_secret_anywhere_when_the_upstream_fails(
     assert len(statuses) == len(cases) * len(routes)
 
 
+def test_auth0_error_code_is_redacted_and_escaped(operator_client, http_tenant, caplog) -> None:
+    """Auth0's errorCode is as untrusted as its message: a 400 whose errorCode echoes the client
+    secret, the access token and HTML shows and is stored redacted, and escaped on the pages."""
+    from adminsite.models import AuditEntry
+
+    caplog.set_level(logging.DEBUG)
+    acme = org_id("acme")
+    conn = auth0.list_enabled_connections(org_id=acme)[0].connection_id
+    token = _issued_tokens(http_tenant)[-1]
+    signature = token.rsplit(".", 1)[-1]
+    http_tenant.add_fault(
+        path=r"^/api/v2/organizations/[^/]+/enabled_connections/",
+        method="DELETE",
+        status=400,
+        body={
+            "statusCode": 400,
+            "error": "Bad Request",
+            "message": "Payload validation error",
+            "errorCode": f"<b>bad</b> {SECRET} {token}",
+        },
+    )
+    r = operator_client.post(reverse("connections:remove", args=[acme, conn]), headers=HTMX)
+    page = r.content.decode()
+    assert "Auth0 rejected the request (400 &lt;b&gt;bad&lt;/b&gt; [redacted] [redacted])" in page
+    assert "<b>bad" not in page
+
+    entry = AuditEntry.objects.latest("pk")
+    assert entry.org_id == acme and entry.status_code == 400
+    assert entry.error == "<b>bad</b> [redacted] [redacted]"
+    detail = operator_client.get(reverse("audit:detail", args=[entry.pk])).content.decode()
+    listing = operator_client.get(reverse("audit:list")).content.decode()
+    for shown in (detail, listing):
+        assert "&lt;b&gt;bad&lt;/b&gt; [redacted] [redacted]" in shown
+        assert "<b>bad" not in shown
+    everything = "\n".join([page, detail, listing, entry.error, entry.message, caplog.text])
+    assert SECRET not in everything
+    assert token not in everything and signature not in everything
+
+
+@pytest.mark.parametrize(
+    ("code", "shown"),
+    [
+        ("invalid_body", "invalid_body"),
+        (f"x {SECRET}", "x [redacted]"),
+        ("Bearer abcdefghijklmnop", "Bearer [redacted]"),
+        ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl", "[redacted]"),
+        ("bad\r\ncode\x00", "badcode"),
+        ("a" * 100, "a" * 64),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_error_codes_are_redacted_whoever_raises(code, shown, settings) -> None:
+    """The exception itself redacts its error code, and flash and the audit use the same rule."""
+    from adminsite import audit, flash
+
+    settings.AUTH0_CLIENT_SECRET = SECRET
+    exc = auth0.BadRequest(f"said {SECRET}", error_code=code)
+    assert exc.error_code == shown
+    assert exc.message == "said [redacted]" and SECRET not in str(exc)
+    assert audit.error_kind(exc) == (shown or "BadRequest")
+    described = flash.describe(exc, subject="organization")
+    assert described.startswith(f"Auth0 rejected the request (400{' ' + shown if shown else ''}):")
+    assert SECRET not in described and SECRET not in audit.failure(exc)["message"]
+
+
 def test_no_secret_in_logs_on_success(operator_client, http_tenant, caplog) -> None:
     for name in ("", "adminsite", "django", "urllib3", "requests"):
         caplog.set_level(logging.DEBUG, logger=name)
