@@ -478,6 +478,88 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+GUNICORN_ENV = ("GUNICORN_", "WEB_CONCURRENCY")
+
+
+def gunicorn_config(**extra: str) -> dict[str, str]:
+    """gunicorn's own reading of gunicorn.conf.py (`--print-config`), in production settings."""
+    env = {k: v for k, v in production_env().items() if not k.startswith(GUNICORN_ENV)}
+    env.update(extra)
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--print-config", "-c", "gunicorn.conf.py"]
+        + ["adminsite.wsgi"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return {
+        name.strip(): value.strip()
+        for name, _, value in (line.partition("=") for line in result.stdout.splitlines())
+        if value
+    }
+
+
+def test_gunicorn_is_configured_not_defaulted() -> None:
+    config = gunicorn_config()
+    assert config["config"] == "gunicorn.conf.py"
+    assert config["bind"] == "['127.0.0.1:8000']"
+    assert (config["workers"], config["threads"], config["worker_class"]) == ("2", "4", "gthread")
+    assert (config["timeout"], config["graceful_timeout"], config["keepalive"]) == ("60", "30", "5")
+    assert config["limit_request_line"] == "4094"
+    assert config["limit_request_fields"] == "64"
+    assert config["limit_request_field_size"] == "16384"
+    assert config["accesslog"] == "-" and "%(U)s" in config["access_log_format"]
+    assert "%(r)s" not in config["access_log_format"]  # no query strings (emails) in the log
+
+
+def test_gunicorn_takes_its_sizes_from_the_environment() -> None:
+    config = gunicorn_config(
+        GUNICORN_BIND="10.0.3.10:8001",
+        GUNICORN_WORKERS="5",
+        GUNICORN_THREADS="8",
+        GUNICORN_TIMEOUT="90",
+    )
+    assert config["bind"] == "['10.0.3.10:8001']"
+    assert (config["workers"], config["threads"], config["timeout"]) == ("5", "8", "90")
+    assert gunicorn_config(WEB_CONCURRENCY="3")["workers"] == "3"
+    assert gunicorn_config(WEB_CONCURRENCY="3", GUNICORN_WORKERS="4")["workers"] == "4"
+
+
+def test_gunicorn_check_config_loads_the_app() -> None:
+    env = {k: v for k, v in production_env().items() if not k.startswith(GUNICORN_ENV)}
+    ok = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--check-config", "-c", "gunicorn.conf.py"]
+        + ["adminsite.wsgi"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ok.returncode == 0, ok.stderr
+    bad = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--check-config", "-c", "gunicorn.conf.py"]
+        + ["adminsite.wsgi"],
+        cwd=ROOT,
+        env={**env, "GUNICORN_THREADS": "four"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode != 0
+    assert "GUNICORN_THREADS='four' is not a whole number" in bad.stdout + bad.stderr
+
+
+def raw_request(port: int, request: bytes) -> str:
+    """Send bytes as they are (requests would refuse to) and return the status line."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(request)
+        return s.recv(4096).decode("latin-1").split("\r\n", 1)[0]
+
+
 def test_make_serve_runs_gunicorn_with_whitenoise_behind_sso(tmp_path) -> None:
     """`make serve` itself (collectstatic, migrate, gunicorn with 2 workers on HOST:PORT), in
     production settings behind the SSO proxy, the proxy being this test on 127.0.0.1."""
@@ -559,10 +641,27 @@ def test_make_serve_runs_gunicorn_with_whitenoise_behind_sso(tmp_path) -> None:
         assert static.headers.get("Content-Encoding") == "gzip"
         other_host = requests.get(base + "/orgs/", headers={**alice, "Host": "evil.example"})
         assert other_host.status_code == 400  # ALLOWED_HOSTS
+
+        # people's data is never stored; whitenoise's static files keep their own caching
+        for answer in (page, viewer, refused, health, other_host):
+            assert answer.headers["Cache-Control"] == "no-store", answer.url
+        assert "no-store" not in static.headers["Cache-Control"]
+
+        # gunicorn.conf.py's limits, before Django: an over-long request line, too many headers
+        host_line = b"Host: orgdesk.example.com\r\n"
+        long_line = b"GET /orgs/?q=" + b"a" * 5000 + b" HTTP/1.1\r\n" + host_line + b"\r\n"
+        assert raw_request(port, long_line).split(" ")[1] in ("400", "414")
+        many = b"".join(b"X-Extra-%d: 1\r\n" % i for i in range(80))
+        too_many = b"GET /healthz HTTP/1.1\r\n" + host_line + many + b"\r\n"
+        assert raw_request(port, too_many).split(" ")[1] in ("400", "431")
+        fine = b"GET /healthz HTTP/1.1\r\n" + host_line + b"Connection: close\r\n\r\n"
+        assert raw_request(port, fine) == "HTTP/1.1 200 OK"  # the control: a normal request
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         output = server.communicate(timeout=30)[0]
     assert output.count("Booting worker") == 2, output
+    assert "Using worker: gthread" in output
+    assert '"GET /healthz HTTP/1.1" 200' in output  # the access log, on stdout
     assert env["AUTH0_CLIENT_SECRET"] not in output and env["SECRET_KEY"] not in output
 
 
