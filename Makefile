@@ -45,15 +45,16 @@ run: $(VENV)/.app
 	DEBUG=true $(BIN)/python manage.py create_operator --url http://$(HOST):$(PORT)/
 	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-# Production: static files collected for whitenoise, migrations applied, gunicorn with 2 workers.
+# Production: static files collected for whitenoise, migrations applied, gunicorn configured by
+# gunicorn.conf.py (2 workers × 4 threads unless GUNICORN_WORKERS / GUNICORN_THREADS say else).
 # Reads the environment and .env like any start-up (DEBUG off: SECRET_KEY, ALLOWED_HOSTS...);
 # see docs/deploy.md. Behind the SSO proxy bind to the address the proxy reaches, e.g.
-# `make serve HOST=10.0.3.10 PORT=8000`.
-WORKERS ?= 2
+# `make serve HOST=10.0.3.10 PORT=8000`; `WORKERS=4` still works.
 serve: $(VENV)/.app
 	$(BIN)/python manage.py collectstatic --noinput -v 0
 	$(BIN)/python manage.py migrate --noinput -v 0
-	$(BIN)/gunicorn adminsite.wsgi --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile -
+	GUNICORN_BIND=$(HOST):$(PORT) $(if $(WORKERS),GUNICORN_WORKERS=$(WORKERS)) \
+	  $(BIN)/gunicorn -c gunicorn.conf.py adminsite.wsgi
 
 test: $(VENV)/.test system-deps
 	$(BIN)/ruff check .

@@ -197,7 +197,7 @@ def error_kind(exc: auth0.Auth0Error) -> str:
             return "not_found"
         case auth0.Conflict():
             return "conflict"
-    return (exc.error_code or type(exc).__name__)[:64]
+    return (auth0.errors.redact_code(exc.error_code) or type(exc).__name__)[:64]
 
 
 # --- Before-states without extra upstream calls ------------------------------------------------

@@ -21,7 +21,8 @@ def describe(exc: auth0.Auth0Error, *, subject: str, changing: bool = False) -> 
     detail = exc.message.rstrip(".") if exc.message else ""
     match exc:
         case auth0.BadRequest():
-            code = f" {exc.error_code}" if exc.error_code else ""
+            error_code = auth0.errors.redact_code(exc.error_code)  # Auth0's, untrusted
+            code = f" {error_code}" if error_code else ""
             return (
                 f"Auth0 rejected the request (400{code}): {detail}. "
                 "Nothing was changed; check the input and try again."

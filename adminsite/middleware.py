@@ -1,4 +1,5 @@
-"""Middleware: upstream call accounting, and flash messages delivered to htmx responses."""
+"""Middleware: no caching of Org Desk's answers, upstream call accounting, and flash messages
+delivered to htmx responses."""
 
 from __future__ import annotations
 
@@ -14,6 +15,27 @@ from django.template.loader import render_to_string
 from adminsite import auth0, flash
 
 logger = logging.getLogger(__name__)
+
+
+class NoStoreMiddleware:
+    """`Cache-Control: no-store` on every answer Org Desk's Django code gives.
+
+    Pages and htmx parts show members, emails and the audit log; `private` would still let the
+    browser keep them on disk, and a misconfigured shared proxy might ignore it. So every response
+    that comes through Django (pages, parts, redirects, error and 403 pages) is sent with
+    `no-store` and nothing else: a `max-age`, `public` or `private` set further in is replaced,
+    not merged, and `Expires` is dropped. Static files never get here: whitenoise, listed just
+    before this middleware, answers them itself with its long-lived immutable caching.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers.pop("Expires", None)
+        return response
 
 
 class UpstreamTimingMiddleware:

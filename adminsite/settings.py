@@ -59,7 +59,23 @@ def _auth0_base_url(domain: str) -> str:
 
 
 AUTH0_DOMAIN = env("AUTH0_DOMAIN", default="")
+# The sandbox's organizations and people are fake: with DEBUG off it is served only when asked
+# for by name, so a production start-up that lost AUTH0_DOMAIN stops instead of showing them.
+_SANDBOX_ASKED = env.bool("AUTH0_SANDBOX", default=False)
+if AUTH0_DOMAIN and _SANDBOX_ASKED:
+    raise ImproperlyConfigured(
+        "AUTH0_SANDBOX=true and AUTH0_DOMAIN are both set: Org Desk cannot serve the sandbox "
+        "tenant and a real one. Unset AUTH0_SANDBOX to manage the tenant in AUTH0_DOMAIN."
+    )
 AUTH0_SANDBOX = not AUTH0_DOMAIN
+# `manage.py sandbox_api` serves a fresh fake tenant of its own and no Org Desk page.
+if AUTH0_SANDBOX and not (DEBUG or _SANDBOX_ASKED or sys.argv[1:2] == ["sandbox_api"]):
+    raise ImproperlyConfigured(
+        "AUTH0_DOMAIN is not set and DEBUG is off: Org Desk would serve the sandbox tenant's "
+        "fake organizations and people. Set AUTH0_DOMAIN, AUTH0_CLIENT_ID and "
+        "AUTH0_CLIENT_SECRET for a real tenant, or AUTH0_SANDBOX=true to serve the sandbox on "
+        "purpose (demos). See .env.example."
+    )
 if AUTH0_SANDBOX:
     # The embedded sandbox tenant (adminsite/sandbox), reached through the same client code path.
     AUTH0_BASE_URL = SANDBOX_BASE_URL
@@ -102,6 +118,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After whitenoise (static files keep their caching), before everything else: whatever
+    # Django answers, error pages included, is never stored by a browser or a proxy.
+    "adminsite.middleware.NoStoreMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -195,7 +214,9 @@ SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF],
-    "img-src": [CSP.SELF, "data:", "https:"],
+    # Only Org Desk's own files (the favicon, the admin's icons): no page shows a picture
+    # from elsewhere, so a member's picture URL can never make the browser call out.
+    "img-src": [CSP.SELF],
     "connect-src": [CSP.SELF],
     "form-action": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],

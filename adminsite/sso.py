@@ -11,6 +11,10 @@ request comes from an address in `SSO_TRUSTED_PROXIES`; from anywhere else they 
   `permissions.is_operator` (views, templates, everything) sees a change at once.
 - Behind the proxy, Django's login form is not a way in: a request that is not signed in by the
   proxy gets a 403 page saying why, and `PasswordBackend` accepts no password.
+- The header can only ever name an SSO person: its value must be an email address, and it never
+  signs anyone in as a local account that has a password (such as the `operator` account made by
+  `manage.py create_operator`). People the proxy signed in get an unusable password when Org Desk
+  creates them; that is what marks an account as the proxy's to vouch for.
 - Without `SSO_USER_HEADER` all of this stands aside and Django's own login works as before.
 
 Settings are read on each request (checked and cached by adminsite.sso_config), so tests can
@@ -26,9 +30,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib import auth, messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend, RemoteUserBackend
 from django.contrib.auth.middleware import RemoteUserMiddleware
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import AbstractBaseUser, Group, User
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 
@@ -62,10 +69,40 @@ class SSORequest:
 
 
 def valid_username(username: str) -> bool:
-    """An SSO name Org Desk accepts as a username: short enough, no spaces or control characters."""
-    return 0 < len(username) <= MAX_USERNAME and not any(
+    """An SSO name Org Desk accepts as a username: an email address, short enough, with no
+    spaces or control characters (a bare name such as `operator` is a local account's)."""
+    if not 0 < len(username) <= MAX_USERNAME or any(
         unicodedata.category(c)[0] in "CZ" for c in username
-    )
+    ):
+        return False
+    try:
+        validate_email(username)
+    except ValidationError:
+        return False
+    return True
+
+
+def clean_username(username: str) -> str:
+    """The username an SSO header value stands for: trimmed and lowercased."""
+    return username.strip().lower()
+
+
+def local_account(username: str) -> AbstractBaseUser | None:
+    """A local account the SSO must never sign in as: one with a usable password (made by
+    createsuperuser, create_operator or the admin), whatever the case of its username."""
+    for user in get_user_model()._default_manager.filter(username__iexact=username):
+        if user.has_usable_password():
+            return user
+    return None
+
+
+def refusal(username: str) -> str | None:
+    """Why the SSO may not sign in as `username` (cleaned), or None when it may."""
+    if not valid_username(username):
+        return "not_email"
+    if local_account(username) is not None:
+        return "local_account"
+    return None
 
 
 class SSOBackend(RemoteUserBackend):
@@ -74,7 +111,7 @@ class SSOBackend(RemoteUserBackend):
     create_unknown_user = True
 
     def clean_username(self, username: str) -> str:
-        return username.strip().lower()
+        return clean_username(username)
 
     # remote_user instead of username/password, as in Django's RemoteUserBackend (whose stub
     # ignores the same mismatch with ModelBackend).
@@ -83,7 +120,14 @@ class SSOBackend(RemoteUserBackend):
     ) -> User | None:
         if current() is None or not remote_user:
             return None
-        if not valid_username(self.clean_username(remote_user)):
+        username = self.clean_username(remote_user)
+        reason = refusal(username)
+        if reason is not None:
+            logger.warning(
+                "SSO: refused to sign in as %r (%s)",
+                username[:MAX_USERNAME],
+                "not an email address" if reason == "not_email" else "a local account",
+            )
             return None
         return super().authenticate(request, remote_user)
 
@@ -101,8 +145,14 @@ class SSOBackend(RemoteUserBackend):
         return user
 
     def get_user(self, user_id: object) -> User | None:
-        # A session made by the proxy is worth nothing once SSO is switched off.
-        return super().get_user(user_id) if current() is not None else None
+        # A session made by the proxy is worth nothing once SSO is switched off, nor once its
+        # account stops being an SSO person's (given a password, say).
+        if current() is None:
+            return None
+        user = super().get_user(user_id)
+        if user is None or user.has_usable_password() or not valid_username(user.get_username()):
+            return None
+        return user
 
 
 class PasswordBackend(ModelBackend):
@@ -118,6 +168,11 @@ class PasswordBackend(ModelBackend):
         if current() is not None:
             return None
         return super().authenticate(request, username=username, password=password, **kwargs)
+
+    def get_user(self, user_id: object) -> User | None:
+        # A session made with a password is worth nothing behind the proxy: otherwise a header
+        # naming the same account would keep it signed in, password account and all.
+        return super().get_user(user_id) if current() is None else None
 
 
 def sync_operator_role(user: User, request_sso: SSORequest) -> None:
@@ -243,9 +298,24 @@ def refusal_reason(request_sso: SSORequest) -> str:
             "Desk cannot sign you in. Sign in to the SSO again; if this persists, ask its "
             f"administrators to pass {config.user_header}."
         )
+    match refusal(clean_username(request_sso.claimed_user or "")):
+        case "not_email":
+            return (
+                f"The SSO proxy signed you in, but its {config.user_header} header does not "
+                "hold an email address, and Org Desk does not accept that account: only a "
+                "person's email can name someone signed in by the SSO. Ask the SSO's "
+                f"administrators to pass the email in {config.user_header}."
+            )
+        case "local_account":
+            return (
+                "The SSO proxy signed you in, but Org Desk does not accept that account: the "
+                "email belongs to a local Org Desk account with a password, which the SSO never "
+                "signs in as. Ask an Org Desk administrator to remove that account's password "
+                "or the account."
+            )
     return (
         "The SSO proxy signed you in, but Org Desk does not accept that account "
-        "(it is deactivated, or its name is not a valid email). Ask an Org Desk administrator."
+        "(it is deactivated). Ask an Org Desk administrator."
     )
 
 

@@ -249,6 +249,7 @@ def main() -> int:
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "127.0.0.1",
         "AUTH0_DOMAIN": sandbox_url,
+        "AUTH0_SANDBOX": "false",  # the sandbox over HTTP stands in for a real tenant
         "AUTH0_CLIENT_ID": "org-desk-sandbox",
         "AUTH0_CLIENT_SECRET": "sandbox-secret",
         "DATABASE_URL": f"sqlite:///{tmp / 'load.sqlite3'}",
@@ -281,11 +282,17 @@ def main() -> int:
             subprocess.run([PYTHON, "manage.py", *command], cwd=ROOT, env=env, check=True)
         processes.append(
             subprocess.Popen(
-                [PYTHON, "-m", "gunicorn", "adminsite.wsgi", "--workers", str(args.workers)]
-                + ["--threads", str(args.threads)]
-                + ["--bind", f"127.0.0.1:{app_port}", "--timeout", "60", "--log-level", "warning"],
+                # Production's configuration; only the access log is off (one line a request).
+                [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "adminsite.wsgi"]
+                + ["--access-logfile", "/dev/null"],
                 cwd=ROOT,
-                env=env,
+                env={
+                    **env,
+                    "GUNICORN_BIND": f"127.0.0.1:{app_port}",
+                    "GUNICORN_WORKERS": str(args.workers),
+                    "GUNICORN_THREADS": str(args.threads),
+                    "GUNICORN_LOG_LEVEL": "warning",
+                },
             )
         )
         wait_until_up(sandbox_url + "/__sandbox/config")

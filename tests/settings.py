@@ -6,6 +6,7 @@ import os
 import tempfile
 
 os.environ["AUTH0_DOMAIN"] = ""  # read_env() never overrides a variable that is set
+os.environ["AUTH0_SANDBOX"] = "true"  # asked for by name: DEBUG is off in tests
 os.environ["CACHE_URL"] = os.environ.get("TEST_CACHE_URL", "locmemcache://org-desk-tests")
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-deployment")
 os.environ.setdefault("DEBUG", "false")

@@ -147,6 +147,115 @@ def test_the_sso_refusal_page_is_strict(client, settings) -> None:
     check_strict(r)
 
 
+def test_images_come_only_from_org_desk_itself(operator_client, tenant) -> None:
+    """img-src is 'self': no page loads a picture from elsewhere (member pictures are not shown)."""
+    r = operator_client.get(reverse("orgs:list"))
+    assert r.status_code == 200
+    directives = csp_directives(r["Content-Security-Policy"])
+    assert directives["img-src"] == ["'self'"]
+    assert directives["default-src"] == ["'self'"]  # the header was read, not an empty one
+
+
+TEMPLATE_IMAGES = re.compile(r"<img\b|url\(|data:|picture", re.I)
+
+
+def test_no_template_loads_an_image_from_elsewhere() -> None:
+    """What 'self' relies on: the templates show no <img>, no CSS url(), no member picture."""
+    templates = [p for d in TEMPLATE_DIRS for p in d.rglob("*.html")]
+    assert len(templates) >= 8
+    found = {str(p.relative_to(ROOT)): TEMPLATE_IMAGES.findall(p.read_text()) for p in templates}
+    assert {k: v for k, v in found.items() if v} == {}
+    css = (ROOT / "static" / "app.css").read_text()
+    assert "{" in css and "url(" not in css
+
+
+# --- No page is stored by a browser or a proxy -------------------------------------------------
+
+
+def assert_no_store(response, what: str) -> None:
+    assert response["Cache-Control"] == "no-store", what
+    assert not response.has_header("Expires"), what
+
+
+def test_pages_and_parts_with_people_are_never_stored(
+    operator_client, viewer, tenant, acme
+) -> None:
+    """Every answer with members, emails or the audit log, and error pages, is `no-store`
+    alone: no `private` or `max-age` beside it."""
+    from adminsite.models import Action, AuditEntry, Outcome
+
+    conn, user_id, _, _ = _sample(acme)
+    entry = AuditEntry.objects.create(
+        username="olivia",
+        action=Action.REMOVE_CONNECTION,
+        org_id=acme,
+        connection_id=conn,
+        outcome=Outcome.SUCCESS,
+        before={"assign_membership_on_login": True, "show_as_button": False},
+    )
+    answers = {
+        "organization list": operator_client.get(reverse("orgs:list")),
+        "organization list part": operator_client.get(reverse("orgs:list"), headers=HTMX),
+        "organization page": operator_client.get(reverse("orgs:detail", args=[acme])),
+        "connections part": operator_client.get(
+            reverse("connections:list", args=[acme]), headers=HTMX
+        ),
+        "members part": operator_client.get(reverse("orgs:members", args=[acme]), headers=HTMX),
+        "role picker": operator_client.get(
+            reverse("orgs:role-picker", args=[acme]) + f"?user_id={user_id}", headers=HTMX
+        ),
+        "audit list": operator_client.get(reverse("audit:list")),
+        "audit entry": operator_client.get(reverse("audit:detail", args=[entry.pk])),
+        "missing organization": operator_client.get("/orgs/org_doesNotExist1/"),
+        "no such page": operator_client.get("/no/such/page/"),
+        "sign-in page": Client().get(reverse("login")),
+        "redirect to sign in": Client().get(reverse("orgs:list")),
+    }
+    viewer_client = Client()
+    viewer_client.force_login(viewer)
+    answers["viewer's 403"] = viewer_client.post(reverse("connections:remove", args=[acme, conn]))
+    statuses = {what: r.status_code for what, r in answers.items()}
+    assert statuses["members part"] == statuses["audit entry"] == statuses["role picker"] == 200
+    assert statuses["no such page"] == 404 and statuses["viewer's 403"] == 403
+    assert statuses["redirect to sign in"] == 302
+    body = answers["members part"].content.decode()
+    assert "@" in body  # the part really shows people's emails
+    for what, r in answers.items():
+        assert_no_store(r, what)
+
+
+def test_a_view_s_own_caching_does_not_survive(rf) -> None:
+    """`max-age`, `public` or `private` set further in are replaced by `no-store`, not merged."""
+    from django.http import HttpResponse
+    from django.utils.cache import patch_cache_control
+
+    from adminsite.middleware import NoStoreMiddleware
+
+    def view(request):
+        response = HttpResponse("alice@example.com")
+        patch_cache_control(response, public=True, max_age=3600, s_maxage=600)
+        response["Expires"] = "Thu, 01 Jan 2099 00:00:00 GMT"
+        return response
+
+    r = NoStoreMiddleware(view)(rf.get("/"))
+    assert r.content == b"alice@example.com"
+    assert_no_store(r, "patched view")
+
+
+def test_a_server_error_page_is_never_stored(operator_client, tenant, monkeypatch) -> None:
+    """The 500 page too (raised by a view, answered by Django's handler)."""
+    from orgs import views
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(views.auth0, "list_organizations", boom)
+    operator_client.raise_request_exception = False
+    r = operator_client.get(reverse("orgs:list"))
+    assert r.status_code == 500
+    assert_no_store(r, "500 page")
+
+
 def test_a_nonce_is_new_on_every_response(operator_client, tenant) -> None:
     first = operator_client.get(reverse("orgs:list"))["Content-Security-Policy"]
     second = operator_client.get(reverse("orgs:list"))["Content-Security-Policy"]
@@ -274,6 +383,60 @@ def test_without_debug_there_is_no_default_secret_key() -> None:
     assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
 
 
+def manage_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`manage.py check`, as a deployment runs it, in this environment."""
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def without_auth0(**extra: str) -> dict[str, str]:
+    """The production environment with every AUTH0_* variable taken out, then `extra`."""
+    env = {k: v for k, v in production_env().items() if not k.startswith("AUTH0_")}
+    env.update(extra)
+    return env
+
+
+def test_production_without_auth0_domain_stops_at_start_up() -> None:
+    """DEBUG off and no AUTH0_DOMAIN: no fake tenant served by accident."""
+    result = manage_check(without_auth0())
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "AUTH0_DOMAIN is not set and DEBUG is off" in result.stderr
+    assert "AUTH0_SANDBOX=true" in result.stderr
+    assert "System check identified no issues" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"AUTH0_SANDBOX": "true"},  # a demo, asked for by name
+        {"DEBUG": "true", "SECRET_KEY": ""},  # what `make run` does
+        {
+            "AUTH0_DOMAIN": "acme.eu.auth0.com",
+            "AUTH0_CLIENT_ID": "org-desk-prod-client",
+            "AUTH0_CLIENT_SECRET": "prod-secret-value",
+        },
+    ],
+    ids=["sandbox-asked-for", "debug", "real-tenant"],
+)
+def test_start_up_with_a_tenant_or_the_sandbox_asked_for(extra: dict[str, str]) -> None:
+    result = manage_check(without_auth0(**extra))
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_sandbox_and_a_real_domain_together_are_refused() -> None:
+    result = manage_check(production_env(AUTH0_SANDBOX="true", AUTH0_DOMAIN="acme.eu.auth0.com"))
+    assert result.returncode != 0
+    assert "AUTH0_SANDBOX=true and AUTH0_DOMAIN are both set" in result.stderr
+
+
 def test_https_responses_carry_hsts_and_secure_cookies(client, settings, operator, tenant) -> None:
     """With the production values (tests.settings relaxes them for the plain-http live server)."""
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True
@@ -314,6 +477,88 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+GUNICORN_ENV = ("GUNICORN_", "WEB_CONCURRENCY")
+
+
+def gunicorn_config(**extra: str) -> dict[str, str]:
+    """gunicorn's own reading of gunicorn.conf.py (`--print-config`), in production settings."""
+    env = {k: v for k, v in production_env().items() if not k.startswith(GUNICORN_ENV)}
+    env.update(extra)
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--print-config", "-c", "gunicorn.conf.py"]
+        + ["adminsite.wsgi"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return {
+        name.strip(): value.strip()
+        for name, _, value in (line.partition("=") for line in result.stdout.splitlines())
+        if value
+    }
+
+
+def test_gunicorn_is_configured_not_defaulted() -> None:
+    config = gunicorn_config()
+    assert config["config"] == "gunicorn.conf.py"
+    assert config["bind"] == "['127.0.0.1:8000']"
+    assert (config["workers"], config["threads"], config["worker_class"]) == ("2", "4", "gthread")
+    assert (config["timeout"], config["graceful_timeout"], config["keepalive"]) == ("60", "30", "5")
+    assert config["limit_request_line"] == "4094"
+    assert config["limit_request_fields"] == "64"
+    assert config["limit_request_field_size"] == "16384"
+    assert config["accesslog"] == "-" and "%(U)s" in config["access_log_format"]
+    assert "%(r)s" not in config["access_log_format"]  # no query strings (emails) in the log
+
+
+def test_gunicorn_takes_its_sizes_from_the_environment() -> None:
+    config = gunicorn_config(
+        GUNICORN_BIND="10.0.3.10:8001",
+        GUNICORN_WORKERS="5",
+        GUNICORN_THREADS="8",
+        GUNICORN_TIMEOUT="90",
+    )
+    assert config["bind"] == "['10.0.3.10:8001']"
+    assert (config["workers"], config["threads"], config["timeout"]) == ("5", "8", "90")
+    assert gunicorn_config(WEB_CONCURRENCY="3")["workers"] == "3"
+    assert gunicorn_config(WEB_CONCURRENCY="3", GUNICORN_WORKERS="4")["workers"] == "4"
+
+
+def test_gunicorn_check_config_loads_the_app() -> None:
+    env = {k: v for k, v in production_env().items() if not k.startswith(GUNICORN_ENV)}
+    ok = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--check-config", "-c", "gunicorn.conf.py"]
+        + ["adminsite.wsgi"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ok.returncode == 0, ok.stderr
+    bad = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--check-config", "-c", "gunicorn.conf.py"]
+        + ["adminsite.wsgi"],
+        cwd=ROOT,
+        env={**env, "GUNICORN_THREADS": "four"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode != 0
+    assert "GUNICORN_THREADS='four' is not a whole number" in bad.stdout + bad.stderr
+
+
+def raw_request(port: int, request: bytes) -> str:
+    """Send bytes as they are (requests would refuse to) and return the status line."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(request)
+        return s.recv(4096).decode("latin-1").split("\r\n", 1)[0]
 
 
 def test_make_serve_runs_gunicorn_with_whitenoise_behind_sso(tmp_path) -> None:
@@ -398,10 +643,27 @@ def test_make_serve_runs_gunicorn_with_whitenoise_behind_sso(tmp_path) -> None:
         assert static.headers.get("Content-Encoding") == "gzip"
         other_host = requests.get(base + "/orgs/", headers={**alice, "Host": "evil.example"})
         assert other_host.status_code == 400  # ALLOWED_HOSTS
+
+        # people's data is never stored; whitenoise's static files keep their own caching
+        for answer in (page, viewer, refused, health, other_host):
+            assert answer.headers["Cache-Control"] == "no-store", answer.url
+        assert "no-store" not in static.headers["Cache-Control"]
+
+        # gunicorn.conf.py's limits, before Django: an over-long request line, too many headers
+        host_line = b"Host: orgdesk.example.com\r\n"
+        long_line = b"GET /orgs/?q=" + b"a" * 5000 + b" HTTP/1.1\r\n" + host_line + b"\r\n"
+        assert raw_request(port, long_line).split(" ")[1] in ("400", "414")
+        many = b"".join(b"X-Extra-%d: 1\r\n" % i for i in range(80))
+        too_many = b"GET /healthz HTTP/1.1\r\n" + host_line + many + b"\r\n"
+        assert raw_request(port, too_many).split(" ")[1] in ("400", "431")
+        fine = b"GET /healthz HTTP/1.1\r\n" + host_line + b"Connection: close\r\n\r\n"
+        assert raw_request(port, fine) == "HTTP/1.1 200 OK"  # the control: a normal request
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         output = server.communicate(timeout=30)[0]
     assert output.count("Booting worker") == 2, output
+    assert "Using worker: gthread" in output
+    assert '"GET /healthz HTTP/1.1" 200' in output  # the access log, on stdout
     assert env["AUTH0_CLIENT_SECRET"] not in output and env["SECRET_KEY"] not in output
 
 
@@ -526,6 +788,72 @@ def test_no_secret_anywhere_when_the_upstream_fails(
     assert "API credentials (401" in everything
     assert "[redacted]" in everything  # the echoed secrets were cut out, the rest kept
     assert len(statuses) == len(cases) * len(routes)
+
+
+def test_auth0_error_code_is_redacted_and_escaped(operator_client, http_tenant, caplog) -> None:
+    """Auth0's errorCode is as untrusted as its message: a 400 whose errorCode echoes the client
+    secret, the access token and HTML shows and is stored redacted, and escaped on the pages."""
+    from adminsite.models import AuditEntry
+
+    caplog.set_level(logging.DEBUG)
+    acme = org_id("acme")
+    conn = auth0.list_enabled_connections(org_id=acme)[0].connection_id
+    token = _issued_tokens(http_tenant)[-1]
+    signature = token.rsplit(".", 1)[-1]
+    http_tenant.add_fault(
+        path=r"^/api/v2/organizations/[^/]+/enabled_connections/",
+        method="DELETE",
+        status=400,
+        body={
+            "statusCode": 400,
+            "error": "Bad Request",
+            "message": "Payload validation error",
+            "errorCode": f"<b>bad</b> {SECRET} {token}",
+        },
+    )
+    r = operator_client.post(reverse("connections:remove", args=[acme, conn]), headers=HTMX)
+    page = r.content.decode()
+    assert "Auth0 rejected the request (400 &lt;b&gt;bad&lt;/b&gt; [redacted] [redacted])" in page
+    assert "<b>bad" not in page
+
+    entry = AuditEntry.objects.latest("pk")
+    assert entry.org_id == acme and entry.status_code == 400
+    assert entry.error == "<b>bad</b> [redacted] [redacted]"
+    detail = operator_client.get(reverse("audit:detail", args=[entry.pk])).content.decode()
+    listing = operator_client.get(reverse("audit:list")).content.decode()
+    for shown in (detail, listing):
+        assert "&lt;b&gt;bad&lt;/b&gt; [redacted] [redacted]" in shown
+        assert "<b>bad" not in shown
+    everything = "\n".join([page, detail, listing, entry.error, entry.message, caplog.text])
+    assert SECRET not in everything
+    assert token not in everything and signature not in everything
+
+
+@pytest.mark.parametrize(
+    ("code", "shown"),
+    [
+        ("invalid_body", "invalid_body"),
+        (f"x {SECRET}", "x [redacted]"),
+        ("Bearer abcdefghijklmnop", "Bearer [redacted]"),
+        ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl", "[redacted]"),
+        ("bad\r\ncode\x00", "badcode"),
+        ("a" * 100, "a" * 64),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_error_codes_are_redacted_whoever_raises(code, shown, settings) -> None:
+    """The exception itself redacts its error code, and flash and the audit use the same rule."""
+    from adminsite import audit, flash
+
+    settings.AUTH0_CLIENT_SECRET = SECRET
+    exc = auth0.BadRequest(f"said {SECRET}", error_code=code)
+    assert exc.error_code == shown
+    assert exc.message == "said [redacted]" and SECRET not in str(exc)
+    assert audit.error_kind(exc) == (shown or "BadRequest")
+    described = flash.describe(exc, subject="organization")
+    assert described.startswith(f"Auth0 rejected the request (400{' ' + shown if shown else ''}):")
+    assert SECRET not in described and SECRET not in audit.failure(exc)["message"]
 
 
 def test_no_secret_in_logs_on_success(operator_client, http_tenant, caplog) -> None:

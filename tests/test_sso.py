@@ -139,12 +139,12 @@ def test_config_mistakes_are_refused(kwargs: dict, message: str) -> None:
 
 def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Start Django with the real settings module and this environment, as gunicorn would."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SSO_", "DJANGO_"))}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SSO_", "DJANGO_", "AUTH0_"))}
     clean.update(
         DJANGO_SETTINGS_MODULE="adminsite.settings",
         SECRET_KEY="startup-test-" + "k" * 50,
         DEBUG="false",
-        AUTH0_DOMAIN="",
+        AUTH0_SANDBOX="true",
         **env,
     )
     return subprocess.run(
@@ -250,6 +250,88 @@ def test_unacceptable_names_are_refused(client, sso, tenant, name) -> None:
     assert r.status_code == 403
     assert "does not accept that account" in r.content.decode()
     assert get_user_model().objects.count() == 0
+
+
+def _create_operator(username: str) -> None:
+    import io
+
+    from django.core.management import call_command
+
+    call_command("create_operator", username=username, stdout=io.StringIO())
+
+
+@pytest.mark.parametrize("name", ["operator", "Operator", "admin", "alice@", "@example.com"])
+def test_a_header_that_is_not_an_email_is_refused(client, sso, tenant, name, caplog) -> None:
+    """A proxy passing a bare username never signs anyone in as the local `operator`."""
+    _create_operator("operator")
+    caplog.set_level(logging.WARNING, logger="adminsite.sso")
+    for htmx in (False, True):
+        r = client.get(
+            reverse("orgs:list"),
+            headers=HTMX if htmx else {},
+            **via_proxy(name, "orgdesk-operators"),
+        )
+        assert r.status_code == 403
+        assert not r.wsgi_request.user.is_authenticated
+        assert "does not hold an email address" in r.content.decode()
+    assert r.wsgi_request.user.is_anonymous
+    assert list(get_user_model().objects.values_list("username", flat=True)) == ["operator"]
+    assert "not an email address" in caplog.text
+    assert api_calls(tenant) == []
+
+
+@pytest.mark.parametrize("header", ["ops@example.com", " OPS@Example.com "])
+def test_an_email_of_a_local_password_account_is_refused(client, sso, tenant, header) -> None:
+    """An account made by create_operator (or with any usable password) is never the SSO's,
+    even when its username is an email."""
+    _create_operator("ops@example.com")
+    r = client.get(reverse("orgs:list"), **via_proxy(header, "orgdesk-operators"))
+    assert r.status_code == 403
+    body = r.content.decode()
+    assert "local Org Desk account with a password" in body
+    assert not r.wsgi_request.user.is_authenticated
+    assert get_user_model().objects.count() == 1  # no twin account made either
+    # the same proxy signs a real SSO person in as usual
+    r = client.get(reverse("orgs:list"), **via_proxy(ALICE, "orgdesk-operators"))
+    assert r.status_code == 200 and f"{ALICE} · operator" in r.content.decode()
+
+
+def test_existing_sso_people_keep_working(client, sso, tenant, django_user_model) -> None:
+    """Accounts the proxy made earlier (unusable password), superusers made without a password
+    for the SSO, and the groups sync are unchanged."""
+    django_user_model.objects.create_user(ALICE, ALICE)  # password None: unusable
+    django_user_model.objects.create_superuser("root@example.com", "root@example.com", None)
+    r = client.get(reverse("orgs:list"), **via_proxy(ALICE, "orgdesk-operators"))
+    assert r.status_code == 200 and f"{ALICE} · operator" in r.content.decode()
+    assert is_operator(_user(ALICE))
+    r = client.get(reverse("orgs:list"), **via_proxy(ALICE))
+    assert f"{ALICE} · viewer" in r.content.decode() and not is_operator(_user(ALICE))
+    r = client.get(reverse("orgs:list"), **via_proxy("root@example.com"))
+    assert r.status_code == 200 and "root@example.com · operator" in r.content.decode()
+    assert get_user_model().objects.count() == 2
+
+
+def test_an_sso_session_ends_when_its_account_gets_a_password(client, sso, tenant) -> None:
+    assert client.get(reverse("orgs:list"), **via_proxy()).status_code == 200
+    user = _user(ALICE)
+    user.set_password("now-a-local-account")
+    user.save()
+    r = client.get(reverse("orgs:list"), **via_proxy())
+    assert r.status_code == 403
+    assert "local Org Desk account with a password" in r.content.decode()
+
+
+def test_a_password_session_is_worthless_behind_the_proxy(client, settings, tenant) -> None:
+    """Signed in with a password before SSO was switched on: the header naming the same account
+    does not keep that session."""
+    _create_operator("operator")
+    client.force_login(_user("operator"), backend="adminsite.sso.PasswordBackend")
+    assert client.get(reverse("orgs:list")).status_code == 200
+    settings.SSO_USER_HEADER = "X-Forwarded-Email"
+    settings.SSO_TRUSTED_PROXIES = ["10.0.3.0/24"]
+    r = client.get(reverse("orgs:list"), **via_proxy("operator"))
+    assert r.status_code == 403 and not r.wsgi_request.user.is_authenticated
+    assert "does not hold an email address" in r.content.decode()
 
 
 def test_a_deactivated_user_is_refused(client, sso, tenant, django_user_model) -> None:

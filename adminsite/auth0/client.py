@@ -29,7 +29,15 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from requests.adapters import BaseAdapter
 
-from .errors import Forbidden, RateLimited, Unauthorized, Unavailable, error_for_status
+from .errors import (
+    Forbidden,
+    RateLimited,
+    Unauthorized,
+    Unavailable,
+    error_for_status,
+    redact,
+    redact_code,
+)
 
 logger = logging.getLogger("adminsite.auth0")
 
@@ -126,14 +134,12 @@ def _session_for_settings() -> requests.Session:
 
 
 def _redact(text: str, *secrets: str | None) -> str:
-    for secret in (settings.AUTH0_CLIENT_SECRET, *secrets):
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[redacted]")
-    return text[:MESSAGE_LIMIT]
+    return redact(text, *secrets)[:MESSAGE_LIMIT]
 
 
-def _error_details(response: requests.Response) -> tuple[str, str | None]:
-    """Auth0's message and error code, from either the API or the OAuth error shape."""
+def _error_details(response: requests.Response, *secrets: str | None) -> tuple[str, str | None]:
+    """Auth0's message and error code, from either the API or the OAuth error shape; the code
+    redacted of `secrets` (the message is redacted by the caller)."""
     try:
         body = response.json()
     except ValueError:
@@ -152,7 +158,7 @@ def _error_details(response: requests.Response) -> tuple[str, str | None]:
             code = body["error"]  # OAuth shape: {"error": "access_denied", ...}
     if not message:
         message = f"{response.status_code} {response.reason or ''}".strip()
-    return message, code
+    return message, redact_code(code, *secrets)
 
 
 def _number(value: str | None) -> float | None:
@@ -322,7 +328,7 @@ def _send(
             return response
         wait, reset_at = _rate_wait(response)
         if wait > SHORT_WAIT or attempt == MAX_429_RETRIES:
-            message, code = _error_details(response)
+            message, code = _error_details(response, token)
             raise RateLimited(
                 _redact(message, token),
                 reset_at=reset_at,
@@ -455,7 +461,7 @@ def call(
             method, full_path, kind="api", token=token, params=params, json_body=json_body
         )
         if response.status_code == 401:
-            message, code = _error_details(response)
+            message, code = _error_details(response, token)
             message = _redact(message, token)
             raise Unauthorized(
                 message,
@@ -467,7 +473,7 @@ def call(
                 ),
             )
     if not 200 <= response.status_code < 300:
-        message, code = _error_details(response)
+        message, code = _error_details(response, token)
         raise error_for_status(response.status_code, _redact(message, token), code)
     if no_content and response.status_code != 204:
         raise Unavailable(

@@ -2,15 +2,49 @@
 
 `message` is safe to show to a support person: it is Auth0's own `message` or
 `error_description` when there is one, otherwise a sentence of ours. Never a secret or a token.
+`error_code` (Auth0's `errorCode`) comes from the same untrusted body and goes through the same
+redaction (`redact`, `redact_code`) before a page or the audit log can show it.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
+
+from django.conf import settings
 
 # Real bodies say "Insufficient scope, expected any of: a, b"; the docs write "scope; expected".
 _SCOPES = re.compile(r"expected any of\s*:\s*(.+)", re.IGNORECASE | re.DOTALL)
+
+REDACTED = "[redacted]"
+CODE_LIMIT = 64
+# Credentials that can be recognised without knowing them: an Authorization value, and a JWT
+# (three base64url parts, the first one a JSON object: "eyJ").
+_BEARER = re.compile(r"\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """`text` with Org Desk's client secret, the given secrets (e.g. the access token in use),
+    bearer credentials and JWTs replaced by "[redacted]"; the rest is kept.
+
+    Secrets shorter than 4 characters are not replaced (they would shred ordinary words).
+    """
+    for secret in (getattr(settings, "AUTH0_CLIENT_SECRET", None), *secrets):
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    return _JWT.sub(REDACTED, text)
+
+
+def redact_code(code: object, *secrets: str | None) -> str | None:
+    """Auth0's `errorCode` as Org Desk may show and store it: a string, redacted like messages,
+    without control characters, at most CODE_LIMIT characters; None when there is none."""
+    if not isinstance(code, str):
+        return None
+    code = "".join(c for c in code if unicodedata.category(c)[0] != "C").strip()
+    return redact(code, *secrets)[:CODE_LIMIT] or None
 
 
 class Auth0Error(Exception):
@@ -24,10 +58,13 @@ class Auth0Error(Exception):
         error_code: str | None = None,
         summary: str | None = None,
     ) -> None:
-        super().__init__(summary or message)
+        # Redacted here too, whoever raises: str(exc) reaches log lines, `message` and
+        # `error_code` reach pages and the audit log.
+        message = redact(message)
+        super().__init__(redact(summary) if summary else message)
         self.message = message
         self.status_code = status_code
-        self.error_code = error_code
+        self.error_code = redact_code(error_code)
 
 
 class BadRequest(Auth0Error):
