@@ -357,6 +357,9 @@ def remove_role(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     user_id, role_id = form.cleaned_data["user_id"], form.cleaned_data["role"]
     [role] = _known_roles([role_id])
     roles: list[auth0.Role] | None = None
+    # The roles before: only as Org Desk itself read them (an open role picker), never what the
+    # page claimed; otherwise unknown (Auth0 answers 204 whether or not the member had it).
+    stashed = audit.stashed_member_roles(request, org_id, user_id)
     try:
         with audit.record(
             request,
@@ -364,9 +367,7 @@ def remove_role(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
             org_id=org_id,
             member_id=user_id,
             roles=[role],
-            # The member's other roles are not fetched first (that would be a second call
-            # before the change); the refresh below records the roles after it.
-            before={"had_role": role},
+            before=None if stashed is None else {"roles": _role_list(stashed)},
             requested={"roles": [role_id]},
         ) as entry:
             audit.forget_member_roles(request, org_id, user_id)  # a picker stash is stale now

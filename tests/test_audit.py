@@ -352,6 +352,25 @@ def _show_roles_cell(client, acme: str) -> None:
     client.get(reverse("orgs:member-roles", args=[acme]), {"user_id": MEMBER}, headers=HTMX)
 
 
+def test_remove_role_after_the_picker_records_the_roles_it_read(
+    operator_client, tenant, acme
+) -> None:
+    """With the role picker open, Org Desk has read the member's roles: they are the before."""
+    before = auth0.get_member_roles(org_id=acme, user_id=MEMBER)
+    assert before  # the seeded member has roles, so the state below is not vacuous
+    operator_client.get(reverse("orgs:role-picker", args=[acme]), {"user_id": MEMBER}, headers=HTMX)
+    r = operator_client.post(
+        reverse("orgs:remove-role", args=[acme]),
+        {"user_id": MEMBER, "role": before[0].id},
+        headers=HTMX,
+    )
+    assert r.status_code == 200
+    entry = only_entry()
+    assert entry.before == {"roles": [{"id": x.id, "name": x.name} for x in before]}
+    assert entry.after is not None
+    assert before[0].id not in {x["id"] for x in entry.after["roles"]}
+
+
 def test_remove_role_records_the_role_and_the_roles_after(operator_client, tenant, acme) -> None:
     role = auth0.get_member_roles(org_id=acme, user_id=MEMBER)[0]
     _show_roles_cell(operator_client, acme)  # where Org Desk reads the role's name
@@ -365,7 +384,7 @@ def test_remove_role_records_the_role_and_the_roles_after(operator_client, tenan
     assert [c["method"] for c in api_calls(tenant)] == ["DELETE", "GET"]
     entry = only_entry()
     assert (entry.action, entry.outcome) == (Action.REMOVE_ROLE, Outcome.SUCCESS)
-    assert entry.before == {"had_role": {"id": role.id, "name": role.name}}
+    assert entry.before is None  # not read before the change: unknown, not claimed
     assert entry.after is not None
     assert role.id not in {x["id"] for x in entry.after["roles"]}
 
