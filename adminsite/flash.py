@@ -11,6 +11,7 @@ from datetime import UTC
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django_htmx.http import reswap
 
 from adminsite import auth0
@@ -89,3 +90,11 @@ def report(
 def no_swap(status: int = 200) -> HttpResponse:
     """An htmx answer that leaves the page as it is: the flash message it carries says why."""
     return reswap(HttpResponse(status=status), "none")
+
+
+def refuse(request: HttpRequest, message: str, *, status: int = 400) -> HttpResponse:
+    """A request Org Desk will not act on: the message, alone for htmx or on a plain page."""
+    messages.error(request, message)
+    if getattr(request, "htmx", False):
+        return no_swap(status=status)
+    return render(request, "refused.html", status=status)

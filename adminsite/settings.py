@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "adminsite",
+    "adminsite.audit",
     "adminsite.sandbox",
     "orgs",
     "connections",

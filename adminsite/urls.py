@@ -1,5 +1,5 @@
 """Where a request goes: organizations and members in orgs/, connections in connections/,
-the audit log in adminsite/audit_views.py."""
+the audit log in adminsite/audit/."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("orgs/", include("orgs.urls")),
     path("orgs/<org_id:org_id>/connections/", include("connections.urls")),
-    path("audit/", include("adminsite.audit_urls")),
+    path("audit/", include("adminsite.audit.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -17,9 +17,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from adminsite import audit, auth0, flash
+from adminsite import auth0, flash
+from adminsite.audit import recording as audit
+from adminsite.audit.models import Action, labelled
 from adminsite.http import HtmxHttpRequest
-from adminsite.models import Action, labelled
 from adminsite.permissions import operator_required
 from connections.forms import DomainLevelForm
 

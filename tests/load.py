@@ -384,7 +384,7 @@ def check(results, env, org_id, before, people, roles_of, domain_level) -> list[
     import django
 
     django.setup()
-    from adminsite.models import AuditEntry
+    from adminsite.audit.models import AuditEntry
 
     problems: list[str] = []
     entries = list(AuditEntry.objects.filter(org_id=org_id).order_by("created_at", "id"))

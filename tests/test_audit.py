@@ -12,8 +12,9 @@ from django.db import DatabaseError, transaction
 from django.test import Client
 from django.urls import reverse
 
-from adminsite import audit, auth0
-from adminsite.models import (
+from adminsite import auth0
+from adminsite.audit import recording as audit
+from adminsite.audit.models import (
     Action,
     AuditEntry,
     AuditImmutable,
@@ -528,15 +529,15 @@ def test_entries_cannot_be_edited_or_deleted(db) -> None:
 
 def test_admin_is_read_only(admin_client, db) -> None:
     entry = _entry()
-    changelist = admin_client.get(reverse("admin:adminsite_auditentry_changelist"))
+    changelist = admin_client.get(reverse("admin:audit_auditentry_changelist"))
     assert changelist.status_code == 200 and "olivia" in changelist.content.decode()
     assert 'name="action"' not in changelist.content.decode()  # no bulk delete
-    assert admin_client.get(reverse("admin:adminsite_auditentry_add")).status_code == 403
-    change_url = reverse("admin:adminsite_auditentry_change", args=[entry.pk])
+    assert admin_client.get(reverse("admin:audit_auditentry_add")).status_code == 403
+    change_url = reverse("admin:audit_auditentry_change", args=[entry.pk])
     page = admin_client.get(change_url)
     assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
     assert admin_client.post(change_url, {"username": "mallory"}).status_code == 403
-    delete_url = reverse("admin:adminsite_auditentry_delete", args=[entry.pk])
+    delete_url = reverse("admin:audit_auditentry_delete", args=[entry.pk])
     assert admin_client.post(delete_url, {"post": "yes"}).status_code == 403
     assert AuditEntry.objects.get(pk=entry.pk).username == "olivia"
 
@@ -902,3 +903,27 @@ def test_restore_names_the_connection_from_auth0s_answer(operator_client, tenant
     assert f"<strong>{acme} (name unknown)</strong>" in page
     r = operator_client.post(reverse("audit:restore", args=[removal.pk]), follow=True)
     assert f"Restored the connection acme-saml to {acme} (name unknown)" in body(r)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_from_before_the_audit_app_keeps_its_entries() -> None:
+    """The model moved from the adminsite app to the audit app: state only, same table."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from adminsite.audit.models import AuditEntry as Entry
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("adminsite", "0001_audit_entry"), ("audit", None)])
+    with connection.cursor() as cursor:  # a row written while the adminsite app owned it
+        cursor.execute(
+            "INSERT INTO adminsite_auditentry (created_at, username, action, org_id, org_name,"
+            " connection_id, connection_name, member_id, roles, outcome, error, message,"
+            " requested) VALUES (CURRENT_TIMESTAMP, 'olivia', 'remove_connection', 'org_old',"
+            " '', 'con_old', 'old-db', '', '[]', 'success', '', '', '{}')"
+        )
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    entry = Entry.objects.get(org_id="org_old")
+    assert (entry.username, entry.connection_name) == ("olivia", "old-db")
+    assert Entry._meta.db_table == "adminsite_auditentry"

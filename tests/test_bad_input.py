@@ -14,7 +14,7 @@ import pytest
 from django.urls import reverse
 
 from adminsite import auth0
-from adminsite.models import Action, AuditEntry, Outcome
+from adminsite.audit.models import Action, AuditEntry, Outcome
 from tests.helpers import HTMX, api_calls, org_id
 
 BAD_VALUES = {

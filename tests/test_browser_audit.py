@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from adminsite import auth0
-from adminsite.models import Action, AuditEntry, Outcome
+from adminsite.audit.models import Action, AuditEntry, Outcome
 from tests.helpers import mutations, org_id
 from tests.test_browser import console_errors, message, open_org, sign_in, site  # noqa: F401
 

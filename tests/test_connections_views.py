@@ -199,7 +199,7 @@ def _not_enabled_in(acme: str) -> str:
 
 
 def _assert_refused(r, tenant, org: str, connection_id: str) -> None:
-    from adminsite.models import AuditEntry
+    from adminsite.audit.models import AuditEntry
 
     body = r.content.decode()
     assert r.status_code == 200
@@ -247,7 +247,7 @@ def test_domain_level_under_an_organization_that_does_not_exist_is_refused(
 def test_domain_level_without_confirm_step_reads_the_connection_once(
     operator_client, tenant, acme
 ) -> None:
-    from adminsite.models import AuditEntry
+    from adminsite.audit.models import AuditEntry
 
     conn = _first_connection(acme)
     was = auth0.domain_connection_index()[conn.connection_id].is_domain_connection  # warm

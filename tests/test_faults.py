@@ -21,8 +21,8 @@ import pytest
 from django.urls import reverse
 
 from adminsite import auth0
+from adminsite.audit.models import AuditEntry
 from adminsite.auth0 import client as auth0_client
-from adminsite.models import AuditEntry
 from tests.helpers import HTMX, org_id
 
 TIMEOUT = 0.4

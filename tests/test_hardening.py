@@ -182,7 +182,7 @@ def test_pages_and_parts_with_people_are_never_stored(
 ) -> None:
     """Every answer with members, emails or the audit log, and error pages, is `no-store`
     alone: no `private` or `max-age` beside it."""
-    from adminsite.models import Action, AuditEntry, Outcome
+    from adminsite.audit.models import Action, AuditEntry, Outcome
 
     conn, user_id, _, _ = _sample(acme)
     entry = AuditEntry.objects.create(
@@ -244,12 +244,12 @@ def test_a_view_s_own_caching_does_not_survive(rf) -> None:
 
 def test_a_server_error_page_is_never_stored(operator_client, tenant, monkeypatch) -> None:
     """The 500 page too (raised by a view, answered by Django's handler)."""
-    from orgs import views
+    from orgs import organizations
 
     def boom(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(views.auth0, "list_organizations", boom)
+    monkeypatch.setattr(organizations.auth0, "list_organizations", boom)
     operator_client.raise_request_exception = False
     r = operator_client.get(reverse("orgs:list"))
     assert r.status_code == 500
@@ -793,7 +793,7 @@ def test_no_secret_anywhere_when_the_upstream_fails(
 def test_auth0_error_code_is_redacted_and_escaped(operator_client, http_tenant, caplog) -> None:
     """Auth0's errorCode is as untrusted as its message: a 400 whose errorCode echoes the client
     secret, the access token and HTML shows and is stored redacted, and escaped on the pages."""
-    from adminsite.models import AuditEntry
+    from adminsite.audit.models import AuditEntry
 
     caplog.set_level(logging.DEBUG)
     acme = org_id("acme")
@@ -844,7 +844,8 @@ def test_auth0_error_code_is_redacted_and_escaped(operator_client, http_tenant, 
 )
 def test_error_codes_are_redacted_whoever_raises(code, shown, settings) -> None:
     """The exception itself redacts its error code, and flash and the audit use the same rule."""
-    from adminsite import audit, flash
+    from adminsite import flash
+    from adminsite.audit import recording as audit
 
     settings.AUTH0_CLIENT_SECRET = SECRET
     exc = auth0.BadRequest(f"said {SECRET}", error_code=code)

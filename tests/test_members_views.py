@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 
 from adminsite import auth0
-from adminsite.models import AuditEntry
+from adminsite.audit.models import AuditEntry
 from adminsite.templatetags.orgdesk import dom_id
 from tests.helpers import HTMX, api_calls, mutations, org_id
 

@@ -81,11 +81,11 @@ def test_a_cursor_auth0_refuses_is_said_too(operator_client, tenant) -> None:
     assert "from=no%7Csuch%2Bcursor%2F%3D%26" in call["query"]
 
 
-def test_the_views_use_the_service_modules_cursor_rule() -> None:
-    """One rule: what auth0.is_cursor accepts is sent; the rest raises InvalidId there too."""
-    from orgs import views
+def test_the_views_use_the_service_modules_cursor_rule(rf) -> None:
+    """One rule: what auth0.is_cursor accepts is sent and followed by the pages; the rest is
+    refused by the service module and by the pages alike."""
+    from orgs import paging
 
-    assert not hasattr(views, "CURSOR")
     for value in ["ck~1|a+b/=&", "x" * 1024, "abc\n", "x" * 1025, "a\x85b"]:
         try:
             auth0.api._from(value)
@@ -93,3 +93,8 @@ def test_the_views_use_the_service_modules_cursor_rule() -> None:
         except auth0.InvalidId:
             sent = False
         assert sent == auth0.is_cursor(value), value
+        try:
+            followed = paging.page_cursor(rf.get("/", {"from": value})) == value
+        except paging.BadCursor:
+            followed = False
+        assert followed == sent, value

@@ -17,8 +17,9 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-from adminsite import audit, auth0
-from adminsite.models import Action, AuditEntry, AuditQuerySet, Outcome
+from adminsite import auth0
+from adminsite.audit import recording as audit
+from adminsite.audit.models import Action, AuditEntry, AuditQuerySet, Outcome
 from tests.helpers import api_calls, org_id
 
 THREADS = 6

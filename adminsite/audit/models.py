@@ -160,6 +160,7 @@ class AuditEntry(models.Model):
     objects = AuditQuerySet.as_manager()
 
     class Meta:
+        db_table = "adminsite_auditentry"  # the table predates the audit app: kept, not moved
         ordering = ["-created_at", "-id"]
         verbose_name = "audit entry"
         verbose_name_plural = "audit entries"

@@ -34,7 +34,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from adminsite import auth0
-from adminsite.models import Action, AuditEntry, Outcome
+from adminsite.audit.models import Action, AuditEntry, Outcome
 
 logger = logging.getLogger(__name__)
 

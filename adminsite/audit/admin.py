@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from adminsite.models import AuditEntry
+from adminsite.audit.models import AuditEntry
 
 
 @admin.register(AuditEntry)

@@ -1,8 +1,8 @@
-"""Organizations (F1) and their members and member roles (F5, F6).
+"""An organization's members: one page of them with their roles, those matching an email, and
+their roles: the role picker, assigning roles (within Auth0's 50 per member) and removing one.
 
-Every view calls the service module (`adminsite.auth0`) and turns its typed errors into flash
-messages; in-page actions answer htmx with the partial that changed. Role changes are recorded
-in the audit log (adminsite.audit), attempts that fail included.
+Role changes are recorded in the audit log (adminsite.audit.recording), attempts that fail
+included; the names in entries and messages come from Auth0's answers (orgs.role_names).
 """
 
 from __future__ import annotations
@@ -10,137 +10,17 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
-from adminsite import audit, auth0, flash
+from adminsite import auth0, flash
+from adminsite.audit import recording as audit
+from adminsite.audit.models import Action
 from adminsite.http import HtmxHttpRequest
-from adminsite.models import Action
 from adminsite.permissions import operator_required
-from orgs import role_names
+from orgs import paging, role_names
 from orgs.forms import MAX_ROLES_PER_MEMBER, AssignRolesForm, MemberForm, RemoveRoleForm
 
-PAGE_SIZE = 50
 DETAIL = "orgs/organization_detail.html"
-BAD_CURSOR = (
-    "That page link is not one Org Desk can follow (a page cursor has at most 1,024 characters "
-    "and no control characters), so no page was loaded. Start again from the first page."
-)
-
-
-class BadCursor(Exception):
-    """The `from` parameter is present but is not a cursor (auth0.is_cursor)."""
-
-
-def _cursor(request: HtmxHttpRequest, key: str = "from") -> str | None:
-    """The page cursor to follow: None for the first page (no or an empty parameter).
-
-    Auth0's cursors are opaque, so the service module's rule is the only check; a value
-    outside it raises BadCursor instead of silently showing the first page again."""
-    value = request.GET.get(key, "")
-    if not value:
-        return None
-    if not auth0.is_cursor(value):
-        raise BadCursor
-    return value
-
-
-def _refused(request: HtmxHttpRequest, message: str, *, status: int = 400) -> HttpResponse:
-    """A request Org Desk will not act on: the message, on the page or (htmx) alone."""
-    messages.error(request, message)
-    if request.htmx:
-        return flash.no_swap(status=status)
-    return render(request, "orgs/refused.html", status=status)
-
-
-def _previous_cursor(
-    request: HtmxHttpRequest, trail: str, cursor: str | None, nxt: str | None
-) -> str | None:
-    """Checkpoint cursors go forward only: remember, per session, which page led to which.
-
-    Returns the cursor of the page before `cursor` ("" for the first page), or None if unknown.
-    """
-    pages: dict[str, str] = request.session.get(trail, {})
-    if nxt and pages.get(nxt) != (cursor or ""):  # a page seen before: no session write
-        pages[nxt] = cursor or ""
-        if len(pages) > 500:  # bound the session: forget the oldest links
-            pages = dict(list(pages.items())[-500:])
-        request.session[trail] = pages
-    return pages.get(cursor) if cursor else None
-
-
-# --- Organizations ---------------------------------------------------------------------------
-
-
-@require_GET
-def organization_list(request: HtmxHttpRequest) -> HttpResponse:
-    """F1: one page of organizations (checkpoint paging), or a jump to one by id or name."""
-    query = request.GET.get("q", "").strip()
-    if query:
-        return _jump_to_organization(request, query)
-    try:
-        cursor = _cursor(request)
-    except BadCursor:
-        return _refused(request, BAD_CURSOR)
-    page = None
-    try:
-        page = auth0.list_organizations(from_=cursor, take=PAGE_SIZE)
-    except auth0.InvalidId as exc:
-        return _refused(request, str(exc))
-    except auth0.Auth0Error as exc:
-        flash.report(request, exc, subject="page of organizations")
-    previous = _previous_cursor(request, "org_pages", cursor, page.next if page else None)
-    context = {"page": page, "cursor": cursor, "previous": previous}
-    template = "orgs/organization_list.html"
-    if request.htmx and request.htmx.target == "org-table":
-        template += "#org-table"
-    return render(request, template, context)
-
-
-def _jump_to_organization(request: HtmxHttpRequest, query: str) -> HttpResponse:
-    if auth0.ORG_ID.fullmatch(query):
-        lookup, kind = (lambda: auth0.get_organization(org_id=query)), "id"
-    elif auth0.ORG_NAME.fullmatch(query.lower()):
-        query = query.lower()
-        lookup, kind = (lambda: auth0.get_organization_by_name(name=query)), "name"
-    else:
-        messages.error(
-            request,
-            "Type an organization id (org_…) or its exact name "
-            "(lowercase letters, digits, - and _; at most 50 characters).",
-        )
-        return _back_to_list(request)
-    try:
-        org = lookup()
-    except auth0.NotFound:
-        messages.warning(request, f"No organization has the {kind} “{query}”.")
-        return _back_to_list(request)
-    except auth0.Auth0Error as exc:
-        flash.report(request, exc, subject="organization")
-        return _back_to_list(request)
-    url = reverse("orgs:detail", args=[org.id])
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-
-
-def _back_to_list(request: HtmxHttpRequest) -> HttpResponse:
-    return flash.no_swap() if request.htmx else redirect("orgs:list")
-
-
-@require_GET
-def organization_detail(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
-    """F2/F5 shell: the organization; its connections and members load as parts."""
-    org = None
-    try:
-        org = auth0.get_organization(org_id=org_id)
-    except auth0.Auth0Error as exc:
-        flash.report(request, exc, subject="organization")
-    else:
-        audit.remember_org(org)  # labels this organization's audit entries without a call
-    return render(request, DETAIL, {"org": org, "org_id": org_id})
-
-
-# --- Members (F5) ----------------------------------------------------------------------------
 
 
 @require_GET
@@ -150,9 +30,9 @@ def member_list(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
         return redirect("orgs:detail", org_id)
     email = request.GET.get("email", "").strip()[:254]
     try:
-        cursor = None if email else _cursor(request)
-    except BadCursor:
-        return _refused(request, BAD_CURSOR)
+        cursor = None if email else paging.page_cursor(request)
+    except paging.BadCursor:
+        return flash.refuse(request, paging.BAD_CURSOR)
     members: list[auth0.Member] = []
     nxt = previous = None
     failed = False
@@ -160,16 +40,16 @@ def member_list(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
         if email:
             members = auth0.find_members(org_id=org_id, email=email)
         else:
-            page = auth0.list_members(org_id=org_id, from_=cursor, take=PAGE_SIZE)
+            page = auth0.list_members(org_id=org_id, from_=cursor, take=paging.PAGE_SIZE)
             members, nxt = page.members, page.next
     except auth0.InvalidId as exc:
-        return _refused(request, str(exc))
+        return flash.refuse(request, str(exc))
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="organization")
         failed = True
     role_names.remember(r for m in members for r in m.roles)
     if not email:
-        previous = _previous_cursor(request, f"member_pages:{org_id}", cursor, nxt)
+        previous = paging.previous_cursor(request, f"member_pages:{org_id}", cursor, nxt)
     context = {
         "org_id": org_id,
         "members": members,
@@ -196,7 +76,7 @@ def _roles_cell(
         try:
             roles = auth0.get_member_roles(org_id=org_id, user_id=user_id)
         except auth0.InvalidId as exc:
-            return _refused(request, f"{NOT_LOADED}: {exc}")
+            return flash.refuse(request, f"{NOT_LOADED}: {exc}")
         except auth0.Auth0Error as exc:
             flash.report(request, exc, subject="member")
             return flash.no_swap()
@@ -207,7 +87,7 @@ def _roles_cell(
 
 def _invalid(request: HtmxHttpRequest, form: MemberForm, outcome: str) -> HttpResponse:
     errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
-    return _refused(request, f"{outcome}: {errors}")
+    return flash.refuse(request, f"{outcome}: {errors}")
 
 
 @require_GET
@@ -239,7 +119,7 @@ def role_picker(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
         roles = auth0.list_roles(name_filter=query)
         current = [] if only_options else auth0.get_member_roles(org_id=org_id, user_id=user_id)
     except auth0.InvalidId as exc:
-        return _refused(request, f"{NOT_LOADED}: {exc}")
+        return flash.refuse(request, f"{NOT_LOADED}: {exc}")
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="member")
         return flash.no_swap()
@@ -324,7 +204,7 @@ def assign_roles(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
                 except auth0.Auth0Error:
                     roles = None
     except auth0.InvalidId as exc:
-        return _refused(request, f"{NOT_CHANGED}: {exc}")
+        return flash.refuse(request, f"{NOT_CHANGED}: {exc}")
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="member", changing=True)
         return flash.no_swap()
@@ -379,7 +259,7 @@ def remove_role(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
             except auth0.Auth0Error as exc:
                 flash.report(request, exc, subject="member")
     except auth0.InvalidId as exc:
-        return _refused(request, f"{NOT_CHANGED}: {exc}")
+        return flash.refuse(request, f"{NOT_CHANGED}: {exc}")
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="member", changing=True)
         return flash.no_swap()

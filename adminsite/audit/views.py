@@ -18,8 +18,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from adminsite import audit, auth0, flash
-from adminsite.models import Action, AuditEntry, Outcome, labelled
+from adminsite import auth0, flash
+from adminsite.audit import recording as audit
+from adminsite.audit.models import Action, AuditEntry, Outcome, labelled
 from adminsite.permissions import operator_required
 
 PER_PAGE = 50
