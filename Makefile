@@ -64,7 +64,9 @@ test: $(VENV)/.test system-deps
 
 # Upstream calls, server time and Org Desk's own share per page and action, at 100 and at 20,000
 # organizations, against the sandbox over HTTP with BENCH_LATENCY ms per call (default 50);
-# PASS/FAIL per target of issue #4, non-zero exit if one fails. BENCH_ROUNDS (default 20).
+# PASS/FAIL per target (upstream calls per page and action, Org Desk's own time and share, one
+# token per lifetime, about the same time at 20,000 organizations), non-zero exit if one fails.
+# BENCH_ROUNDS (default 20).
 bench: $(VENV)/.app
 	$(BIN)/python -m tests.bench
 

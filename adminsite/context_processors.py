@@ -28,7 +28,6 @@ def org_desk(request: HttpRequest) -> dict[str, object]:
     config = sso.current()
     return {
         "on_sandbox": settings.AUTH0_SANDBOX,
-        "auth0_base_url": settings.AUTH0_BASE_URL,
         # Lazy: templates that never ask (a table page, flash messages) cost no query.
         "is_operator": SimpleLazyObject(lambda: _is_operator(request)),
         # Behind the SSO proxy, signing out is the proxy's business (SSO_LOGOUT_URL, if any).

@@ -1,4 +1,5 @@
-"""Turn the service module's typed errors into the flash messages of spec section 2.
+"""Turn the service module's typed errors into flash messages that say what happened and what
+to do (one wording per failure: 400, 401, 403, 404, 409, 429, 5xx, timeouts).
 
 Views decide when to report; this module owns the wording, so that every page says the same
 thing for the same failure. Messages never contain a secret: the exceptions carry only

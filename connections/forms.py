@@ -20,3 +20,7 @@ class DomainLevelForm(forms.Form):
             "invalid_choice": "the requested domain-level status must be true or false",
         },
     )
+
+    def problem(self) -> str:
+        """Why the posted status was refused, for the message (call after is_valid())."""
+        return "; ".join(str(e) for e in self.errors["is_domain_connection"])

@@ -1,4 +1,5 @@
-"""An organization's enabled connections (F2), domain-level toggle (F3) and removal (F4).
+"""An organization's enabled connections, making one domain-level (tenant-wide) or not, and
+removing one from the organization.
 
 Each row is the partial `connection-row`; confirm steps replace the row in place and the
 action answers with the re-rendered row (or nothing, which removes it). Every change is
@@ -54,46 +55,51 @@ def _row(enabled: auth0.EnabledConnection, index: dict[str, auth0.Connection]) -
     return ConnectionRow(enabled, connection.is_domain_connection if connection else None)
 
 
-def _render_row(
-    request: HttpRequest, org_id: str, row: ConnectionRow, partial: str = "connection-row"
+def _failed(
+    request: HttpRequest, connection_id: str, exc: auth0.Auth0Error, *, changing: bool = False
 ) -> HttpResponse:
-    return render(request, f"{TEMPLATE}#{partial}", {"org_id": org_id, "row": row})
+    """The answer when Auth0 could not read or change a connection's row, with a message.
+
+    A connection the organization no longer has (404) loses its row: an empty swap removes it.
+    Any other failure leaves the row as it is."""
+    if isinstance(exc, auth0.NotFound):
+        messages.warning(
+            request,
+            f"The connection {connection_id} no longer exists in this organization (404); "
+            "its row was removed.",
+        )
+        return HttpResponse()
+    flash.report(request, exc, subject="connection", changing=changing)
+    return flash.no_swap()
 
 
-def _gone(request: HttpRequest, connection_id: str) -> HttpResponse:
-    """The connection is no longer enabled for this organization: drop its row."""
-    messages.warning(
-        request,
-        f"The connection {connection_id} no longer exists in this organization (404); "
-        "its row was removed.",
-    )
-    return HttpResponse()
+def _row_answer(
+    request: HttpRequest,
+    org_id: str,
+    connection_id: str,
+    partial: str = "connection-row",
+    *,
+    stash: bool = False,
+) -> HttpResponse:
+    """The connection's row (or the confirm step `partial`) as Auth0 has it now, or the
+    answer that it could not be read.
 
-
-def _fetch_row(
-    request: HttpRequest, org_id: str, connection_id: str
-) -> ConnectionRow | HttpResponse:
+    A confirm step (`stash`) keeps its read per person for a few minutes: the action it leads
+    to records it as the state before, and a domain-level change takes it as the proof that
+    this organization has the connection."""
     try:
         enabled = auth0.get_enabled_connection(org_id=org_id, connection_id=connection_id)
-    except auth0.NotFound:
-        return _gone(request, connection_id)
     except auth0.Auth0Error as exc:
-        flash.report(request, exc, subject="connection")
-        return flash.no_swap()
-    return _row(enabled, _domain_levels(request))
-
-
-def _fresh_row(
-    request: HttpRequest, org_id: str, connection_id: str, partial: str = "connection-row"
-) -> HttpResponse:
-    """The row (or its confirm step) from Auth0 now, or the answer that it could not be read."""
-    row = _fetch_row(request, org_id, connection_id)
-    return row if isinstance(row, HttpResponse) else _render_row(request, org_id, row, partial)
+        return _failed(request, connection_id, exc)
+    row = _row(enabled, _domain_levels(request))
+    if stash:
+        audit.stash_connection(request, org_id, enabled)
+    return render(request, f"{TEMPLATE}#{partial}", {"org_id": org_id, "row": row})
 
 
 @require_GET
 def connection_list(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
-    """F2: the organization's enabled connections with their domain-level status."""
+    """The organization's enabled connections with their domain-level status."""
     if not request.htmx:
         return redirect("orgs:detail", org_id)
     rows: list[ConnectionRow] = []
@@ -113,7 +119,7 @@ def connection_list(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
 @require_GET
 def connection_row(request: HttpRequest, org_id: str, connection_id: str) -> HttpResponse:
     """One row, fresh from Auth0 (what Cancel on a confirm step goes back to)."""
-    return _fresh_row(request, org_id, connection_id)
+    return _row_answer(request, org_id, connection_id)
 
 
 def _refuse_unrelated(request: HttpRequest, org_id: str, connection_id: str) -> HttpResponse:
@@ -141,110 +147,115 @@ def _refuse_unrelated(request: HttpRequest, org_id: str, connection_id: str) -> 
     return HttpResponse()
 
 
-def _enabled_here(
-    request: HttpRequest, org_id: str, connection_id: str
-) -> dict[str, Any] | HttpResponse:
-    """The connection as enabled for this organization, or the answer refusing the change.
+def _enabled_here(request: HttpRequest, org_id: str, connection_id: str) -> dict[str, Any]:
+    """The connection as enabled for this organization, the proof that the organization has it.
 
     From the confirm step's read when this person made it moments ago (no call), otherwise
-    read now: one call, which also proves that the organization has the connection.
-    """
+    read now (one call); auth0.NotFound when the organization does not have it."""
     stashed = audit.stashed_connection(request, org_id, connection_id)
     if stashed is not None:
         return stashed
-    try:
-        enabled = auth0.get_enabled_connection(org_id=org_id, connection_id=connection_id)
-    except auth0.NotFound:
-        return _refuse_unrelated(request, org_id, connection_id)
-    except auth0.Auth0Error as exc:
-        flash.report(request, exc, subject="connection")
-        return flash.no_swap()
+    enabled = auth0.get_enabled_connection(org_id=org_id, connection_id=connection_id)
     return audit.connection_settings(enabled)
 
 
-@require_http_methods(["GET", "POST"])
-@operator_required
-def domain_level(request: HttpRequest, org_id: str, connection_id: str) -> HttpResponse:
-    """F3: confirm (GET), then set (POST) the connection's tenant-wide domain-level status.
+def domain_level_news(connection: auth0.Connection, connection_id: str) -> str:
+    """The success message of a domain-level change, from Auth0's answer to it (its status and
+    the connection's name; the id when Auth0 sent no name)."""
+    state = "now domain-level" if connection.is_domain_connection else "no longer domain-level"
+    name = labelled(connection.name, connection_id)
+    return f"The connection {name} is {state} for the whole tenant."
 
-    The confirm step's read is kept (per person, a few minutes) as the proof that this
-    organization has the connection and as the name the audit entry records.
-    """
-    if request.method == "GET":
-        row = _fetch_row(request, org_id, connection_id)
-        if isinstance(row, HttpResponse):
-            return row
-        audit.stash_connection(request, org_id, row.enabled)
-        return _render_row(request, org_id, row, "confirm-domain-level")
-    form = DomainLevelForm(request.POST)
-    if not form.is_valid():
-        problem = "; ".join(str(e) for e in form.errors["is_domain_connection"])
-        messages.error(request, f"Nothing was changed: {problem}.")
-        return flash.no_swap()
-    enabled = form.cleaned_data["is_domain_connection"]
-    here = _enabled_here(request, org_id, connection_id)
-    if isinstance(here, HttpResponse):
-        return here
+
+def _set_domain_level(
+    request: HttpRequest, org_id: str, connection_id: str, name: str, enabled: bool
+) -> auth0.Connection:
+    """Set the tenant-wide status, recorded in the audit log under this organization."""
     # The previous status from the connection index, cached by the confirm step: no call.
     try:
         known = auth0.domain_connection_index().get(connection_id)
     except auth0.Auth0Error:  # recorded as unknown; the change itself is still attempted
         known = None
+    with audit.record(
+        request,
+        action=Action.DOMAIN_LEVEL,
+        org_id=org_id,
+        connection_id=connection_id,
+        connection_name=name,
+        before={"is_domain_connection": known.is_domain_connection if known else None},
+        requested={"is_domain_connection": enabled},
+    ) as entry:
+        connection = auth0.set_domain_connection(connection_id=connection_id, enabled=enabled)
+        entry.after = {"is_domain_connection": connection.is_domain_connection}
+    return connection
+
+
+@require_http_methods(["GET", "POST"])
+@operator_required
+def domain_level(request: HttpRequest, org_id: str, connection_id: str) -> HttpResponse:
+    """Confirm (GET), then set (POST) the connection's tenant-wide domain-level status.
+
+    Only from an organization that has the connection: the confirm step's read (kept per
+    person, a few minutes) or a read now proves it, and names the connection in the audit."""
+    if request.method == "GET":
+        return _row_answer(request, org_id, connection_id, "confirm-domain-level", stash=True)
+    form = DomainLevelForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Nothing was changed: {form.problem()}.")
+        return flash.no_swap()
     try:
-        with audit.record(
-            request,
-            action=Action.DOMAIN_LEVEL,
-            org_id=org_id,
-            connection_id=connection_id,
-            connection_name=str(here.get("name") or ""),
-            before={"is_domain_connection": known.is_domain_connection if known else None},
-            requested={"is_domain_connection": enabled},
-        ) as entry:
-            connection = auth0.set_domain_connection(connection_id=connection_id, enabled=enabled)
-            entry.after = {"is_domain_connection": connection.is_domain_connection}
+        here = _enabled_here(request, org_id, connection_id)
+    except auth0.NotFound:
+        return _refuse_unrelated(request, org_id, connection_id)
+    except auth0.Auth0Error as exc:
+        flash.report(request, exc, subject="connection")
+        return flash.no_swap()
+    name, enabled = str(here.get("name") or ""), form.cleaned_data["is_domain_connection"]
+    try:
+        connection = _set_domain_level(request, org_id, connection_id, name, enabled)
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="connection", changing=True)
         return flash.no_swap()
-    state = "now domain-level" if connection.is_domain_connection else "no longer domain-level"
-    name = labelled(connection.name, connection_id)  # as Auth0 answered the change
-    messages.success(request, f"The connection {name} is {state} for the whole tenant.")
-    return _fresh_row(request, org_id, connection_id)
+    messages.success(request, domain_level_news(connection, connection_id))
+    return _row_answer(request, org_id, connection_id)
+
+
+def _remove(request: HttpRequest, org_id: str, connection_id: str) -> dict[str, Any]:
+    """Remove the connection from the organization, recorded in the audit log; returns its
+    settings before (what a restore sends back), read now if no confirm step kept them."""
+    before = audit.stashed_connection(request, org_id, connection_id)
+    with audit.record(
+        request,
+        action=Action.REMOVE_CONNECTION,
+        org_id=org_id,
+        connection_id=connection_id,
+        connection_name=str(before.get("name") or "") if before else "",
+        before=before,
+        requested={"remove_connection": connection_id},
+    ) as entry:
+        if entry.before is None:  # no confirm step: a restore needs the settings
+            entry.before = audit.connection_settings(
+                auth0.get_enabled_connection(org_id=org_id, connection_id=connection_id)
+            )
+        auth0.remove_enabled_connection(org_id=org_id, connection_id=connection_id)
+    return dict(entry.before)
 
 
 @require_http_methods(["GET", "POST"])
 @operator_required
 def remove(request: HttpRequest, org_id: str, connection_id: str) -> HttpResponse:
-    """F4: confirm (GET), then remove (POST) the connection from this organization."""
+    """Confirm (GET), then remove (POST) the connection from this organization."""
     if request.method == "GET":
-        row = _fetch_row(request, org_id, connection_id)
-        if isinstance(row, HttpResponse):
-            return row
-        audit.stash_connection(request, org_id, row.enabled)  # the removal's before-state
-        return _render_row(request, org_id, row, "confirm-remove")
-    before = audit.stashed_connection(request, org_id, connection_id)
+        return _row_answer(request, org_id, connection_id, "confirm-remove", stash=True)
     try:
-        with audit.record(
-            request,
-            action=Action.REMOVE_CONNECTION,
-            org_id=org_id,
-            connection_id=connection_id,
-            connection_name=str(before.get("name") or "") if before else "",
-            before=before,
-            requested={"remove_connection": connection_id},
-        ) as entry:
-            if entry.before is None:  # no confirm step: a restore needs the settings
-                entry.before = audit.connection_settings(
-                    auth0.get_enabled_connection(org_id=org_id, connection_id=connection_id)
-                )
-            auth0.remove_enabled_connection(org_id=org_id, connection_id=connection_id)
-    except auth0.NotFound:
+        before = _remove(request, org_id, connection_id)
+    except auth0.NotFound as exc:
         audit.forget_connection(request, org_id, connection_id)
-        return _gone(request, connection_id)
+        return _failed(request, connection_id, exc)
     except auth0.Auth0Error as exc:
-        flash.report(request, exc, subject="connection", changing=True)
-        return flash.no_swap()
+        return _failed(request, connection_id, exc, changing=True)
     audit.forget_connection(request, org_id, connection_id)
-    name = labelled(str(entry.before.get("name") or ""), connection_id)  # as Auth0 answered
+    name = labelled(str(before.get("name") or ""), connection_id)  # as Auth0 answered
     messages.success(
         request,
         f"Removed the connection {name} from this organization. "

@@ -54,8 +54,3 @@ class RemoveRoleForm(MemberForm):
         regex=rf"\A{auth0.ROLE_ID.pattern}\Z",
         error_messages={"invalid": "That is not a role id (rol_…)."},
     )
-
-
-class MemberSearchForm(forms.Form):
-    email = forms.CharField(max_length=254, required=False)
-    q = forms.CharField(max_length=100, required=False)

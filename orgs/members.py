@@ -7,6 +7,8 @@ included; the names in entries and messages come from Auth0's answers (orgs.role
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -25,7 +27,7 @@ DETAIL = "orgs/organization_detail.html"
 
 @require_GET
 def member_list(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
-    """F5: one page of members with their roles, or the members matching an email."""
+    """One page of members with their roles, or the members matching an email."""
     if not request.htmx:
         return redirect("orgs:detail", org_id)
     email = request.GET.get("email", "").strip()[:254]
@@ -62,7 +64,7 @@ def member_list(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     return render(request, f"{DETAIL}#member-list", context)
 
 
-# --- Member roles (F6) -----------------------------------------------------------------------
+# --- Member roles ----------------------------------------------------------------------------
 
 NOT_LOADED = "Nothing was loaded"
 NOT_CHANGED = "Nothing was changed"
@@ -104,7 +106,7 @@ def member_roles(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
 @require_GET
 @operator_required
 def role_picker(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
-    """F6: the searchable picker of tenant roles for one member (GET /roles?name_filter=).
+    """The searchable picker of tenant roles for one member (GET /roles?name_filter=).
 
     Operators only, like the assignment it leads to: a viewer gets 403 and no upstream call."""
     form = MemberForm(request.GET)
@@ -151,82 +153,153 @@ def _known_roles(role_ids: list[str]) -> list[dict[str, str]]:
     return [{"id": r, "name": role_names.name_of(r)} for r in role_ids]
 
 
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """What assigning the picked roles to a member does, decided before anything is sent."""
+
+    new: list[str]  # the picked roles the member does not have yet, in the order picked
+    refusal: str = ""  # why nothing is sent to Auth0; "" when `new` is assigned
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.refusal)
+
+
+def plan_assignment(
+    current: list[str], picked: list[str], limit: int = MAX_ROLES_PER_MEMBER
+) -> Assignment:
+    """The roles an assignment adds to a member who has `current`, and whether it may be sent.
+
+    Nothing is sent when the member already has every picked role, or when the new ones would
+    take the member past Auth0's limit of roles per member in one organization (Auth0 would
+    refuse the whole request with a 400)."""
+    have = set(current)
+    new = [r for r in picked if r not in have]
+    if not new:
+        return Assignment(new, "The member already has every role you picked.")
+    if len(current) + len(new) > limit:
+        return Assignment(
+            new,
+            f"Nothing was assigned: the member has {len(current)} roles in this organization "
+            f"and Auth0 allows at most {limit}. Pick at most {limit - len(current)}, "
+            "or remove some roles first.",
+        )
+    return Assignment(new)
+
+
+def assigned_message(user_id: str, new: list[str], after: list[auth0.Role] | None) -> str:
+    """The success message of an assignment: the new roles by the names Auth0 gave, if read."""
+    if after is None:
+        return f"Assigned {len(new)} role(s) to {user_id}; reload to see them."
+    names = ", ".join(r.name for r in after if r.id in new)
+    return f"Assigned {names or len(new)} to {user_id}."
+
+
+def _roles_before_assigning(
+    request: HtmxHttpRequest, org_id: str, user_id: str
+) -> list[auth0.Role]:
+    """The member's roles, for the limit and the audit's before-state: as the role picker read
+    them moments ago (no call), or read now if there was no picker."""
+    stashed = audit.stashed_member_roles(request, org_id, user_id)
+    audit.forget_member_roles(request, org_id, user_id)  # the roles are about to change
+    if stashed is not None:
+        return stashed
+    return auth0.get_member_roles(org_id=org_id, user_id=user_id)
+
+
+def _assign(
+    request: HtmxHttpRequest, org_id: str, user_id: str, picked: list[str]
+) -> tuple[list[auth0.Role], Assignment, list[auth0.Role] | None]:
+    """Assign the picked roles the member lacks, recorded in the audit log.
+
+    Returns the roles before, the plan, and the roles after (None: not assigned, or the
+    refresh failed). Auth0's errors on the way are raised for the view to report."""
+    with audit.record(
+        request,
+        action=Action.ASSIGN_ROLES,
+        org_id=org_id,
+        member_id=user_id,
+        roles=_known_roles(picked),
+        requested={"roles": picked},
+    ) as entry:
+        current = _roles_before_assigning(request, org_id, user_id)
+        entry.before = {"roles": _role_list(current)}
+        plan = plan_assignment([c.id for c in current], picked)
+        if plan.refused:
+            if not plan.new:
+                entry.roles = _role_list([c for c in current if c.id in picked])
+            entry.not_sent(plan.refusal)
+            return current, plan, None
+        auth0.assign_member_roles(org_id=org_id, user_id=user_id, role_ids=plan.new)
+        entry.succeeded()
+        entry.roles = _known_roles(plan.new)
+        try:  # refresh what changed (the one extra call); it also names the roles
+            after = auth0.get_member_roles(org_id=org_id, user_id=user_id)
+        except auth0.Auth0Error:
+            return current, plan, None
+        entry.after = {"roles": _role_list(after)}
+        entry.roles = _role_list([r for r in after if r.id in plan.new]) or entry.roles
+        return current, plan, after
+
+
 @require_POST
 @operator_required
 def assign_roles(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
-    """F6: assign the picked roles, within Auth0's limit of 50 roles per member."""
+    """Assign the picked roles, within Auth0's limit of 50 roles per member."""
     form = AssignRolesForm(request.POST)
     if not form.is_valid():
         return _invalid(request, form, NOT_CHANGED)
     user_id, picked = form.cleaned_data["user_id"], form.cleaned_data["roles"]
-    current: list[auth0.Role] = []
-    new: list[str] = []
-    refused = ""
-    roles: list[auth0.Role] | None = None
     try:
-        with audit.record(
-            request,
-            action=Action.ASSIGN_ROLES,
-            org_id=org_id,
-            member_id=user_id,
-            roles=_known_roles(picked),
-            requested={"roles": picked},
-        ) as entry:
-            # The current roles, for the 50-role limit and the audit's before-state: as the
-            # role picker read them moments ago (no call), or read now if there was no picker.
-            stashed = audit.stashed_member_roles(request, org_id, user_id)
-            audit.forget_member_roles(request, org_id, user_id)  # the roles are about to change
-            if stashed is None:
-                current = auth0.get_member_roles(org_id=org_id, user_id=user_id)
-            else:
-                current = stashed
-            entry.before = {"roles": _role_list(current)}
-            new = [r for r in picked if r not in {c.id for c in current}]
-            if not new:
-                refused = "The member already has every role you picked."
-                entry.roles = _role_list([c for c in current if c.id in picked])
-            elif len(current) + len(new) > MAX_ROLES_PER_MEMBER:
-                refused = (
-                    f"Nothing was assigned: the member has {len(current)} roles in this "
-                    f"organization and Auth0 allows at most {MAX_ROLES_PER_MEMBER}. Pick at most "
-                    f"{MAX_ROLES_PER_MEMBER - len(current)}, or remove some roles first."
-                )
-            if refused:
-                entry.not_sent(refused)
-            else:
-                auth0.assign_member_roles(org_id=org_id, user_id=user_id, role_ids=new)
-                entry.succeeded()
-                entry.roles = _known_roles(new)
-                try:  # refresh what changed (the one extra call); it also names the roles
-                    roles = auth0.get_member_roles(org_id=org_id, user_id=user_id)
-                    entry.after = {"roles": _role_list(roles)}
-                    entry.roles = _role_list([r for r in roles if r.id in new]) or entry.roles
-                except auth0.Auth0Error:
-                    roles = None
+        current, plan, after = _assign(request, org_id, user_id, picked)
     except auth0.InvalidId as exc:
         return flash.refuse(request, f"{NOT_CHANGED}: {exc}")
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="member", changing=True)
         return flash.no_swap()
-    if refused:
-        if new:
-            messages.error(request, refused)
-        else:
-            messages.info(request, refused)
+    if plan.refused:  # an error when something could not be added, news when nothing was new
+        (messages.error if plan.new else messages.info)(request, plan.refusal)
         return _roles_cell(request, org_id, user_id, current)
-    if roles is None:
-        messages.success(request, f"Assigned {len(new)} role(s) to {user_id}; reload to see them.")
+    messages.success(request, assigned_message(user_id, plan.new, after))
+    if after is None:
         return flash.no_swap()
-    role_names.remember(roles)
-    names = ", ".join(r.name for r in roles if r.id in new)
-    messages.success(request, f"Assigned {names or len(new)} to {user_id}.")
-    return _roles_cell(request, org_id, user_id, roles)
+    role_names.remember(after)
+    return _roles_cell(request, org_id, user_id, after)
+
+
+def _remove(
+    request: HtmxHttpRequest, org_id: str, user_id: str, role: dict[str, str]
+) -> list[auth0.Role] | None:
+    """Remove one role from a member, recorded in the audit log; the roles after (None: the
+    refresh failed, and said so). Auth0's errors on the removal are raised for the view."""
+    # The roles before: only as Org Desk itself read them (an open role picker), never what the
+    # page claimed; otherwise unknown (Auth0 answers 204 whether or not the member had it).
+    stashed = audit.stashed_member_roles(request, org_id, user_id)
+    with audit.record(
+        request,
+        action=Action.REMOVE_ROLE,
+        org_id=org_id,
+        member_id=user_id,
+        roles=[role],
+        before=None if stashed is None else {"roles": _role_list(stashed)},
+        requested={"roles": [role["id"]]},
+    ) as entry:
+        audit.forget_member_roles(request, org_id, user_id)  # a picker stash is stale now
+        auth0.remove_member_roles(org_id=org_id, user_id=user_id, role_ids=[role["id"]])
+        entry.succeeded()
+        try:  # refresh what changed (the one extra call)
+            after = auth0.get_member_roles(org_id=org_id, user_id=user_id)
+        except auth0.Auth0Error as exc:
+            flash.report(request, exc, subject="member")
+            return None
+        entry.after = {"roles": _role_list(after)}
+        return after
 
 
 @require_POST
 @operator_required
 def remove_role(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
-    """F6: remove one role from a member.
+    """Remove one role from a member.
 
     Only the ids are taken from the form. The role's name in the audit entry and the message is
     the one Auth0 last sent Org Desk (orgs.role_names); when there is none, they show the id
@@ -236,28 +309,8 @@ def remove_role(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
         return _invalid(request, form, NOT_CHANGED)
     user_id, role_id = form.cleaned_data["user_id"], form.cleaned_data["role"]
     [role] = _known_roles([role_id])
-    roles: list[auth0.Role] | None = None
-    # The roles before: only as Org Desk itself read them (an open role picker), never what the
-    # page claimed; otherwise unknown (Auth0 answers 204 whether or not the member had it).
-    stashed = audit.stashed_member_roles(request, org_id, user_id)
     try:
-        with audit.record(
-            request,
-            action=Action.REMOVE_ROLE,
-            org_id=org_id,
-            member_id=user_id,
-            roles=[role],
-            before=None if stashed is None else {"roles": _role_list(stashed)},
-            requested={"roles": [role_id]},
-        ) as entry:
-            audit.forget_member_roles(request, org_id, user_id)  # a picker stash is stale now
-            auth0.remove_member_roles(org_id=org_id, user_id=user_id, role_ids=[role_id])
-            entry.succeeded()
-            try:  # refresh what changed (the one extra call)
-                roles = auth0.get_member_roles(org_id=org_id, user_id=user_id)
-                entry.after = {"roles": _role_list(roles)}
-            except auth0.Auth0Error as exc:
-                flash.report(request, exc, subject="member")
+        after = _remove(request, org_id, user_id, role)
     except auth0.InvalidId as exc:
         return flash.refuse(request, f"{NOT_CHANGED}: {exc}")
     except auth0.Auth0Error as exc:
@@ -265,7 +318,7 @@ def remove_role(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
         return flash.no_swap()
     label = role_names.label(role_id, role["name"])
     messages.success(request, f"Removed the role {label} from {user_id}.")
-    if roles is None:
+    if after is None:
         return flash.no_swap()
-    role_names.remember(roles)
-    return _roles_cell(request, org_id, user_id, roles)
+    role_names.remember(after)
+    return _roles_cell(request, org_id, user_id, after)

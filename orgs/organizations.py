@@ -24,7 +24,7 @@ DETAIL = "orgs/organization_detail.html"
 
 @require_GET
 def organization_list(request: HtmxHttpRequest) -> HttpResponse:
-    """F1: one page of organizations (checkpoint paging), or a jump to one by id or name."""
+    """One page of organizations (checkpoint paging), or a jump to one by id or name."""
     query = request.GET.get("q", "").strip()
     if query:
         return _jump_to_organization(request, query)
@@ -78,7 +78,7 @@ def _back_to_list(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 def organization_detail(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
-    """F2/F5 shell: the organization; its connections and members load as parts."""
+    """The organization's page: its name and ids; its connections and members load as parts."""
     org = None
     try:
         org = auth0.get_organization(org_id=org_id)

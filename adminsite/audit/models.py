@@ -1,4 +1,4 @@
-"""The audit log (F7): one append-only entry per change attempted through Org Desk.
+"""The audit log: one append-only entry per change attempted through Org Desk.
 
 An entry is written *before* the upstream call, as `pending`, and sealed once with its
 outcome (adminsite.audit does both). After that nothing changes it: `save()` on a stored entry,

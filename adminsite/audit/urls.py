@@ -1,4 +1,4 @@
-"""The audit log's pages (F7), mounted at /audit/."""
+"""The audit log's pages, mounted at /audit/."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The audit log pages (F7): every signed-in user reads them; operators restore from them.
+"""The audit log pages: every signed-in user reads them; operators restore from them.
 
 Plain Django pages (no htmx): a paged, filtered list, one page per entry, and the restore
 action, which posts and redirects back to the entry with a flash message.
@@ -6,6 +6,7 @@ action, which posts and redirects back to the entry with a flash message.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, TypedDict, cast
 
@@ -88,14 +89,15 @@ def _when(entry: AuditEntry) -> str:
     return f"{timezone.localtime(entry.created_at):%Y-%m-%d %H:%M:%S %Z}"
 
 
-def _refusal(removal: AuditEntry) -> str | None:
-    """Why this removal may not be restored now (already restored, or a restore under way)."""
-    if (done := removal.restorations.filter(outcome=Outcome.SUCCESS).first()) is not None:
+def restore_refusal(done: AuditEntry | None, running: AuditEntry | None) -> str | None:
+    """Why a removal may not be restored now: `done`, a restore of it that succeeded, or
+    `running`, one still under way; None when neither stands in the way."""
+    if done is not None:
         return (
             f"This connection was already restored by {done.username} ({_when(done)}, audit "
             f"entry #{done.pk}); nothing was sent to Auth0."
         )
-    if (running := _restore_in_flight(removal)) is not None:
+    if running is not None:
         return (
             f"A restore of this connection is already under way (started by "
             f"{running.username} at {_when(running)}, audit entry #{running.pk}); nothing more "
@@ -106,7 +108,13 @@ def _refusal(removal: AuditEntry) -> str | None:
     return None
 
 
-class _ConnectionSettings(TypedDict):
+def _refusal(removal: AuditEntry) -> str | None:
+    """Why this removal may not be restored now (already restored, or a restore under way)."""
+    done = removal.restorations.filter(outcome=Outcome.SUCCESS).first()
+    return restore_refusal(done, None if done is not None else _restore_in_flight(removal))
+
+
+class ConnectionSettings(TypedDict):
     """What a restore sends back to Auth0 (add_enabled_connection's settings)."""
 
     assign_membership_on_login: bool
@@ -114,15 +122,70 @@ class _ConnectionSettings(TypedDict):
     is_signup_enabled: bool | None
 
 
+def settings_to_restore(before: Mapping[str, Any]) -> ConnectionSettings:
+    """The settings a removed connection had, from the removal's before-state, as Auth0 takes
+    them back (is_signup_enabled None: not sent, Auth0's default applies)."""
+    return {
+        "assign_membership_on_login": bool(before["assign_membership_on_login"]),
+        "show_as_button": bool(before["show_as_button"]),
+        "is_signup_enabled": before.get("is_signup_enabled"),
+    }
+
+
+def why_not_restored(exc: auth0.Auth0Error, connection: str, org: str) -> str | None:
+    """What a restore Auth0 refused means for the operator, or None when the general message
+    for the error (adminsite.flash) says it: the connection is back already (409), or the
+    organization or the connection is gone (404)."""
+    if isinstance(exc, auth0.Conflict) and "already" in exc.message.lower():
+        return (
+            f"The connection {connection} is already enabled for this organization "
+            f"(409: {exc.message.rstrip('.')}). Nothing was changed; open the organization "
+            "to check its settings."
+        )
+    if isinstance(exc, auth0.NotFound):
+        return (
+            f"The organization {org} or the connection {connection} no longer exists in "
+            "Auth0 (404), so the connection cannot be restored. Nothing was changed."
+        )
+    return None
+
+
+def _restore_attempt(
+    request: HttpRequest, removal: AuditEntry, settings_back: ConnectionSettings
+) -> audit.Recording:
+    """The audit entry of a restore, not yet written; names as Org Desk read them when removing
+    (the removal's before-state, the organization cache)."""
+    return audit.record(
+        request,
+        action=Action.RESTORE_CONNECTION,
+        org_id=removal.org_id,
+        org_name=removal.org_name,
+        connection_id=removal.connection_id,
+        connection_name=removal.known_connection_name,
+        before={"enabled": False},
+        requested=settings_back,
+        restores=removal,
+    )
+
+
+def _open_unless_refused(removal: AuditEntry, attempt: audit.Recording) -> str | None:
+    """Check and write the attempt's pending entry under a lock on the removal's row; the
+    refusal when the removal was restored already or a restore of it is under way."""
+    with audit.locked(removal) as locked:
+        refused = _refusal(locked)
+        if refused is None:
+            attempt.open()
+    return refused
+
+
 @require_POST
 @operator_required
 def restore(request: HttpRequest, pk: int) -> HttpResponse:
-    """F7: enable a removed connection again with its former settings (POST enabled_connections).
+    """Enable a removed connection again with its former settings (POST enabled_connections).
 
-    "Already restored or under way?" and writing this attempt's pending entry happen under a
-    lock on the removal's row, so of several requests at once exactly one calls Auth0; the
-    others wait for the lock (milliseconds), then find that pending entry and say so.
-    """
+    The check and the attempt's pending entry happen under a lock on the removal's row, so of
+    several requests at once exactly one calls Auth0; the others wait for the lock
+    (milliseconds), then find that pending entry and say so."""
     entry = get_object_or_404(AuditEntry, pk=pk)
     if not entry.is_restorable:
         messages.error(
@@ -131,30 +194,9 @@ def restore(request: HttpRequest, pk: int) -> HttpResponse:
         )
         return redirect(entry)
     # is_restorable checked it: a dict holding the connection's former settings.
-    before = cast(dict[str, Any], entry.before)
-    settings_back: _ConnectionSettings = {
-        "assign_membership_on_login": bool(before["assign_membership_on_login"]),
-        "show_as_button": bool(before["show_as_button"]),
-        "is_signup_enabled": before.get("is_signup_enabled"),  # None: not sent
-    }
-    # Names as Org Desk read them when removing (the removal's before-state, the org cache).
-    name = entry.connection_label
-    attempt = audit.record(
-        request,
-        action=Action.RESTORE_CONNECTION,
-        org_id=entry.org_id,
-        org_name=entry.org_name,
-        connection_id=entry.connection_id,
-        connection_name=entry.known_connection_name,
-        before={"enabled": False},
-        requested=settings_back,
-        restores=entry,
-    )
-    with audit.locked(entry) as removal:
-        refused = _refusal(removal)
-        if refused is None:
-            attempt.open()
-    if refused is not None:
+    settings_back = settings_to_restore(cast(dict[str, Any], entry.before))
+    attempt = _restore_attempt(request, entry, settings_back)
+    if (refused := _open_unless_refused(entry, attempt)) is not None:
         messages.warning(request, refused)
         return redirect(entry)
     try:
@@ -163,24 +205,11 @@ def restore(request: HttpRequest, pk: int) -> HttpResponse:
                 org_id=entry.org_id, connection_id=entry.connection_id, **settings_back
             )
             attempt.after = audit.connection_settings(enabled)
-    except auth0.Conflict as exc:
-        if "already" in exc.message.lower():
-            messages.error(
-                request,
-                f"The connection {name} is already enabled for this organization "
-                f"(409: {exc.message.rstrip('.')}). Nothing was changed; open the organization "
-                "to check its settings.",
-            )
-        else:
-            flash.report(request, exc, subject="connection", changing=True)
-    except auth0.NotFound:
-        messages.error(
-            request,
-            f"The organization {entry.org_label} or the connection {name} no longer exists in "
-            "Auth0 (404), so the connection cannot be restored. Nothing was changed.",
-        )
     except auth0.Auth0Error as exc:
-        flash.report(request, exc, subject="connection", changing=True)
+        if (problem := why_not_restored(exc, entry.connection_label, entry.org_label)) is None:
+            flash.report(request, exc, subject="connection", changing=True)
+        else:
+            messages.error(request, problem)
     else:
         messages.success(
             request,

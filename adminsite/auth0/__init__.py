@@ -32,9 +32,7 @@ from .api import (
     set_domain_connection,
 )
 from .client import (
-    RateBudget,
     Stats,
-    rate_budget,
     register_transport,
     reset_upstream_stats,
     upstream_stats,
@@ -79,7 +77,6 @@ __all__ = [
     "NotFound",
     "Organization",
     "OrganizationPage",
-    "RateBudget",
     "RateLimited",
     "Role",
     "Stats",
@@ -99,7 +96,6 @@ __all__ = [
     "list_members",
     "list_organizations",
     "list_roles",
-    "rate_budget",
     "register_transport",
     "remove_enabled_connection",
     "remove_member_roles",

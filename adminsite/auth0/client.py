@@ -67,16 +67,6 @@ class Stats:
     token_calls: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class RateBudget:
-    """The X-RateLimit-* headers of the latest Management API response that had them."""
-
-    limit: int | None
-    remaining: int | None
-    reset_at: datetime | None
-    observed_at: datetime
-
-
 # Path segments kept when naming an endpoint's rate-limit bucket; every other one is an id.
 _LITERAL_SEGMENTS = frozenset(
     {"api", "v2", "organizations", "name", "enabled_connections", "members", "roles"}
@@ -97,16 +87,6 @@ def reset_upstream_stats() -> None:
     """Start counting upstream calls afresh for the current thread."""
     _local.calls = _local.token_calls = 0
     _local.seconds = 0.0
-
-
-def rate_budget() -> RateBudget | None:
-    """The latest rate-limit headers any worker saw from this tenant (None before any)."""
-    value = cache.get(f"{_rate_prefix()}last")
-    try:
-        limit, remaining, reset, observed = value
-        return RateBudget(limit, remaining, _epoch(reset), datetime.fromtimestamp(observed, UTC))
-    except (TypeError, ValueError, OverflowError, OSError):  # none yet, or another layout
-        return None
 
 
 def register_transport(prefix: str, make_adapter: Callable[[], BaseAdapter]) -> None:
@@ -199,29 +179,20 @@ def _bucket_keys(method: str, path: str) -> tuple[str, str]:
 
 
 def _note_budget(response: requests.Response, method: str, path: str) -> None:
-    """Share the budget the response reports with every worker, until it resets."""
+    """Share the endpoint's budget the response reports with every worker, until it resets."""
     remaining = _number(response.headers.get("x-ratelimit-remaining"))
     now = time.time()
     reset = _reset_epoch(response, now)
-    if remaining is None and reset is None:
-        return
     if response.status_code == 429:
         remaining = 0.0
-    limit = _number(response.headers.get("x-ratelimit-limit"))
-    values: dict[str, Any] = {
-        f"{_rate_prefix()}last": (
-            None if limit is None else int(limit),
-            None if remaining is None else int(remaining),
-            reset,
-            now,
-        )
-    }
-    if remaining is not None and reset is not None and reset > now:
-        reset_key, remaining_key = _bucket_keys(method, path)
-        values[reset_key] = reset
-        values[remaining_key] = max(0, int(remaining))
+    if remaining is None or reset is None or reset <= now:
+        return  # nothing known to share: calls go ahead
+    reset_key, remaining_key = _bucket_keys(method, path)
     # The entries expire when the budget resets: after that nothing is known, so calls go ahead.
-    cache.set_many(values, timeout=max(1, math.ceil((reset or now) - now)))
+    cache.set_many(
+        {reset_key: reset, remaining_key: max(0, int(remaining))},
+        timeout=max(1, math.ceil(reset - now)),
+    )
 
 
 def _take_budget(method: str, path: str) -> None:

@@ -1,4 +1,4 @@
-"""The audit log (F7): append-only entries of every change attempted through Org Desk."""
+"""The audit log: append-only entries of every change attempted through Org Desk."""
 
 from __future__ import annotations
 
