@@ -311,6 +311,7 @@ def test_default_tenant_is_one_per_process() -> None:
     assert len(default_tenant().store.orgs) == expected
 
 
+@pytest.mark.slow  # starts manage.py sandbox_api in a process of its own
 def test_sandbox_api_command_serves_until_interrupted() -> None:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONUNBUFFERED": "1"}
     args = [sys.executable, str(ROOT / "manage.py"), "sandbox_api", "--port", "0"]

@@ -136,6 +136,7 @@ PATH_CASES = [
 ]
 
 
+@pytest.mark.slow  # about 300 cases
 @pytest.mark.parametrize(("where", "route", "bad"), PATH_CASES)
 def test_hostile_ids_in_paths_never_reach_auth0(
     operator_client, acme, tenant, bad, route, where
