@@ -412,6 +412,7 @@ def test_operator_group_makes_an_operator_and_removal_demotes_at_once(
     assert mutations(tenant) == []
     assert not is_operator(_user(ALICE))
     r = client.get(connections, headers=HTMX, **via_proxy(groups="staff"))
+    assert r.status_code == 200 and 'data-testid="connection-row"' in r.content.decode()
     assert "Remove…" not in r.content.decode()
 
     # Back in a group: an operator again, and the removal goes through.
