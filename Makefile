@@ -16,7 +16,7 @@ for p in "$$PYTHON" python3.13 python3.12 \
 done; echo "Org Desk needs Python >= 3.12 (Django 6): install it or set PYTHON=/path/to/python3.12" >&2; exit 1
 endef
 
-.PHONY: system-deps run test lint format serve bench load clean
+.PHONY: system-deps run test test-fast lint format serve bench load clean
 
 $(BIN)/python:
 	@PY=$$($(find_python)) && echo "Creating $(VENV) with $$PY" && "$$PY" -m venv $(VENV)
@@ -62,18 +62,23 @@ test: $(VENV)/.test system-deps
 	$(BIN)/mypy .
 	$(BIN)/pytest
 
+# The fast loop while working: no browser and none of the tests marked slow (sweeps over every
+# route, subprocesses, gunicorn, live-server races, big tenants); under a minute on 2 cores.
+test-fast: $(VENV)/.test
+	$(BIN)/pytest -q -m "not slow and not browser"
+
 # Upstream calls, server time and Org Desk's own share per page and action, at 100 and at 20,000
 # organizations, against the sandbox over HTTP with BENCH_LATENCY ms per call (default 50);
 # PASS/FAIL per target (upstream calls per page and action, Org Desk's own time and share, one
 # token per lifetime, about the same time at 20,000 organizations), non-zero exit if one fails.
 # BENCH_ROUNDS (default 20).
 bench: $(VENV)/.app
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.perf.bench
 
 # 50 signed-in people on gunicorn (2 workers) and the sandbox over HTTP for 60 s, loopback only;
 # prints requests, errors and latency, and checks the audit log and the sandbox's final state.
 load: $(VENV)/.app
-	$(BIN)/python tests/load.py --users 50 --seconds 60 --workers 2
+	$(BIN)/python tests/perf/load.py --users 50 --seconds 60 --workers 2
 
 # Style, then types (mypy with django-stubs; configured in pyproject.toml).
 lint: $(VENV)/.test

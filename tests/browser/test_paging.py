@@ -10,7 +10,6 @@ from playwright.sync_api import Page, expect
 
 from adminsite import auth0
 from tests.helpers import org_id
-from tests.test_browser import console_errors, operator_page, sign_in, site  # noqa: F401
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,7 @@ that every change the simulated staff saw succeed appears exactly once in the au
 entries, none pending), and that the sandbox's final state is exactly what those changes imply.
 Exit status 0 only when there were no errors and nothing was lost or doubled.
 
-    .venv/bin/python tests/load.py [--users 50] [--seconds 60] [--workers 2] [--latency 0.02]
+    .venv/bin/python tests/perf/load.py [--users 50] [--seconds 60] [--workers 2] [--latency 0.02]
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from urllib.parse import quote
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 BIG_ORG = "big-co"
 CSRF = re.compile(r'"X-CSRFToken": "([^"]+)"')

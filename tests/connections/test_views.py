@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -140,6 +141,8 @@ def test_viewer_sees_no_controls(viewer_client, tenant, acme) -> None:
     body = viewer_client.get(
         reverse("connections:list", args=[acme]), headers=HTMX
     ).content.decode()
+    rows = body.count('data-testid="connection-row"')
+    assert rows == len(auth0.list_enabled_connections(org_id=acme)) > 0
     assert "Remove…" not in body and "domain-level…" not in body
 
 
@@ -186,6 +189,10 @@ def test_responses_carry_no_script_and_json_headers_are_valid(
     body = r.content.decode()
     start = body.index("hx-headers='") + len("hx-headers='")
     assert "X-CSRFToken" in json.loads(body[start : body.index("'", start)])
+    # The page loads htmx from a file; no script tag carries inline code.
+    scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", body, re.S)
+    assert any("htmx" in attrs for attrs, _ in scripts)
+    assert all("src=" in attrs and code.strip() == "" for attrs, code in scripts)
     assert "<script>" not in body
 
 

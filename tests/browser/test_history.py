@@ -7,12 +7,11 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from adminsite import auth0
-from tests.test_browser import console_errors, operator_page, sign_in, site  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
 
-def test_back_works_without_a_history_cache(operator_page: Page, site: str) -> None:  # noqa: F811
+def test_back_works_without_a_history_cache(operator_page: Page, site: str) -> None:
     page = operator_page
     first = auth0.list_organizations(take=50)
     second = auth0.list_organizations(from_=first.next, take=50)

@@ -46,6 +46,8 @@ def test_hostile_member_names_are_escaped(operator_client, tenant) -> None:
     body = operator_client.get(
         reverse("orgs:members", args=[org_id("acme")]), headers=HTMX
     ).content.decode()
+    assert 'data-testid="member-row"' in body
+    assert "&lt;b&gt;Bob&lt;/b&gt; &lt;script&gt;x&lt;/script&gt;" in body  # shown, escaped
     assert "<script>" not in body and "<b>" not in body
 
 
@@ -268,6 +270,7 @@ def test_viewer_cannot_assign_or_remove(viewer_client, tenant, acme) -> None:
         assert r.status_code == 403
     assert api_calls(tenant) == []
     body = viewer_client.get(reverse("orgs:members", args=[acme]), headers=HTMX).content.decode()
+    assert body.count('data-testid="member-row"') == len(_members(acme)) > 0
     assert "Add roles…" not in body and "Remove role" not in body
 
 

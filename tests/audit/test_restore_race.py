@@ -22,6 +22,9 @@ from adminsite.audit import recording as audit
 from adminsite.audit.models import Action, AuditEntry, AuditQuerySet, Outcome
 from tests.helpers import api_calls, org_id
 
+# Real concurrent requests on the live server, slowed down to overlap: outside the fast loop.
+pytestmark = pytest.mark.slow
+
 THREADS = 6
 REFUSED = re.compile(r"already under way|already restored by olivia")
 

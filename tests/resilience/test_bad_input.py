@@ -94,6 +94,7 @@ def _cases() -> list[tuple[str, str, str]]:
     return cases
 
 
+@pytest.mark.slow  # about 800 requests
 @pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
 @pytest.mark.parametrize(("route", "param", "value"), _cases())
 def test_bad_values_never_give_a_500(operator_client, ids, caplog, route, param, value, htmx):

@@ -25,6 +25,9 @@ from adminsite.audit.models import AuditEntry
 from adminsite.auth0 import client as auth0_client
 from tests.helpers import HTMX, org_id
 
+# 270 cases over real HTTP, some waiting for a timeout: outside the fast loop.
+pytestmark = pytest.mark.slow
+
 TIMEOUT = 0.4
 SECRET = "sandbox-secret"
 MEMBER = "samlp|acme-saml|jane/doe@acme.example"

@@ -25,6 +25,9 @@ from adminsite import auth0
 from adminsite.sandbox import SandboxServer, Tenant, serve
 from tests.helpers import HTMX
 
+# A 20,000-organization tenant, file caches and Redis across processes: outside the fast loop.
+pytestmark = pytest.mark.slow
+
 ORGS = 20_000
 MEMBERS = 5_000
 

@@ -12,7 +12,7 @@ its share of the total, and the bytes of HTML sent; at 100 organizations / 100 m
 20,000 organizations / 5,000 members, measured in turn. Then it checks the targets of issue #4,
 prints PASS or FAIL for each, and exits with status 1 if any target fails.
 
-    .venv/bin/python -m tests.bench      # or: make bench [BENCH_LATENCY=50] [BENCH_ROUNDS=20]
+    .venv/bin/python -m tests.perf.bench     # or: make bench [BENCH_LATENCY=50] [BENCH_ROUNDS=20]
 
 The wall column is the time the test client waited, which also covers the middleware outside
 UpstreamTimingMiddleware (sessions, authentication, CSRF, messages).

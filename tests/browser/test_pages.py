@@ -12,63 +12,15 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import Page, expect
 
 from adminsite import auth0
+from tests.browser.helpers import message, open_org, sign_in
 from tests.helpers import mutations, org_id
 
 pytestmark = pytest.mark.browser
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
-
-
-@pytest.fixture
-def console_errors(page: Page) -> list[str]:
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-
-    def on_dialog(dialog: Dialog) -> None:
-        errors.append(f"dialog: {dialog.message}")
-        dialog.dismiss()
-
-    page.on("dialog", on_dialog)
-    return errors
-
-
-@pytest.fixture
-def site(live_server, http_tenant, console_errors):
-    """The live server's URL; after the test, no console error may have happened."""
-    yield live_server.url
-    assert console_errors == []
-
-
-def sign_in(page: Page, site: str, username: str, password: str) -> None:
-    page.goto(site + "/")
-    expect(page).to_have_url(re.compile(r"/accounts/login/"))
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Organizations")).to_be_visible()
-
-
-@pytest.fixture
-def operator_page(page: Page, site: str, operator) -> Page:
-    sign_in(page, site, "olivia", "pw-operator")
-    return page
-
-
-def open_org(page: Page, site: str, name: str) -> str:
-    oid = org_id(name)
-    page.goto(f"{site}/orgs/{oid}/")
-    expect(page.get_by_test_id("connection-row").first).to_be_visible()
-    expect(page.get_by_test_id("member-row").first).to_be_visible()
-    return oid
-
-
-def message(page: Page):
-    """The newest flash message (htmx adds new ones on top)."""
-    return page.locator("#messages .message").first
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def test_embedded_sandbox_banner_and_screenshot(

@@ -1,8 +1,8 @@
 """Browser tests for the audit log (F7): a removal shows up with its before-state and is restored
 with its old settings; a failed change is in the log too; viewers read it but cannot restore.
 
-Same set-up as tests/test_browser.py: the live server, the sandbox over real HTTP, chromium, and
-no console error allowed.
+Same set-up as tests/browser/test_pages.py: the live server, the sandbox over real HTTP,
+chromium, and no console error allowed.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from playwright.sync_api import Page, expect
 
 from adminsite import auth0
 from adminsite.audit.models import Action, AuditEntry, Outcome
+from tests.browser.helpers import message, open_org, sign_in
 from tests.helpers import mutations, org_id
-from tests.test_browser import console_errors, message, open_org, sign_in, site  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
