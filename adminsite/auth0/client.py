@@ -402,6 +402,11 @@ def _access_token(*, reject: str | None = None) -> str:
                 return token
             holder = cache.add(lock_key, 1, timeout=math.ceil(patience) + 5)
         try:
+            # The lock may have been taken just after another worker stored its token and
+            # let go: look again before fetching a second one.
+            token = cache.get(key) if holder else None
+            if token and token != reject:
+                return token
             token, ttl = _fetch_token()
             cache.set(key, token, timeout=ttl)
             return token

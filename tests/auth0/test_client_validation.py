@@ -247,3 +247,22 @@ def test_a_worker_waits_for_another_workers_token(wire: responses.RequestsMock) 
     auth0.get_organization(org_id=ORG)
     assert [c.request.url for c in wire.calls] == [f"{API}/organizations/{ORG}"]
     assert wire.calls[0].request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_a_worker_that_gets_the_lock_after_another_stored_its_token_fetches_none(
+    wire: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Between this worker's look at the cache and its taking the lock, another worker stored
+    # its token and let the lock go: the token is in the cache by the time the lock is won.
+    wire.get(f"{API}/organizations/{ORG}", json=ORG_BODY)
+    key = auth0.client._token_key()
+    real_add = cache.add
+
+    def add_after_the_other_worker(lock_key: str, value: Any, timeout: Any = None) -> bool:
+        cache.set(key, TOKEN, timeout=60)
+        return bool(real_add(lock_key, value, timeout=timeout))
+
+    monkeypatch.setattr(cache, "add", add_after_the_other_worker)
+    auth0.get_organization(org_id=ORG)
+    assert [c.request.url for c in wire.calls] == [f"{API}/organizations/{ORG}"]
+    assert wire.calls[0].request.headers["Authorization"] == f"Bearer {TOKEN}"
