@@ -12,14 +12,16 @@ import hashlib
 import json
 
 from django import template
+from django.utils.safestring import SafeString
 
 register = template.Library()
 
 
 @register.filter
-def dom_id(value: str, prefix: str = "m") -> str:
+def dom_id(value: str, prefix: str = "m") -> SafeString:
     """A stable, selector-safe DOM id for an upstream id that may contain `|`, `/` or quotes."""
-    return f"{prefix}-{hashlib.sha256(value.encode()).hexdigest()[:16]}"
+    # Hex digits after a fixed prefix: nothing to escape, so marked safe (autoescaping skips it).
+    return SafeString(f"{prefix}-{hashlib.sha256(value.encode()).hexdigest()[:16]}")
 
 
 @register.filter
