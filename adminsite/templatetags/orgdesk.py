@@ -9,6 +9,7 @@ JSON of an hx-vals attribute.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 
 from django import template
@@ -25,10 +26,10 @@ def dom_id(value: str, prefix: str = "m") -> SafeString:
 
 
 @register.filter
-def hx_vals(value: object, name: str) -> str:
-    """The JSON object `{"name": "value"}` for an hx-vals attribute, e.g.
+def hx_vals(value: object, name: str) -> SafeString:
+    """The JSON object `{"name": "value"}` for a double-quoted hx-vals attribute, e.g.
     `hx-vals="{{ member.user_id|hx_vals:'user_id' }}"`.
 
-    The result is not marked safe: autoescaping escapes it for the double-quoted attribute, so
-    a value with quotes, `<` or `&` stays inside it and htmx reads back the exact string."""
-    return f"{{{json.dumps(name)}: {json.dumps(str(value))}}}"
+    Escaped here for the attribute (quotes, `<`, `&` become entities, so htmx reads back the
+    exact string) and marked safe, so autoescaping does not pay for a second look."""
+    return SafeString(html.escape(f"{{{json.dumps(name)}: {json.dumps(str(value))}}}"))
