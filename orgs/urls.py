@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from orgs import members, organizations
+from orgs import members, organizations, people, search
 
 app_name = "orgs"
 
@@ -22,4 +22,10 @@ member_urls = [
     path("<org_id:org_id>/members/roles/remove/", members.remove_role, name="remove-role"),
 ]
 
-urlpatterns = [*organization_urls, *member_urls]
+# One search box (organization id, email, user id or part of a name) and a person's page.
+search_urls = [
+    path("search/", search.search, name="search"),
+    path("people/", people.person, name="person"),
+]
+
+urlpatterns = [*search_urls, *organization_urls, *member_urls]

@@ -26,6 +26,14 @@ def dom_id(value: str, prefix: str = "m") -> SafeString:
 
 
 @register.filter
+def roles_cell_id(user_id: str, org_id: str) -> SafeString:
+    """The DOM id of a member's roles cell in one organization: a person's page shows the same
+    user in several organizations, so the id depends on both."""
+    digest = hashlib.sha256(f"{org_id}\0{user_id}".encode()).hexdigest()[:16]
+    return SafeString(f"roles-{digest}")
+
+
+@register.filter
 def hx_vals(value: object, name: str) -> SafeString:
     """The JSON object `{"name": "value"}` for a double-quoted hx-vals attribute, e.g.
     `hx-vals="{{ member.user_id|hx_vals:'user_id' }}"`.

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from adminsite import auth0
 from adminsite.audit.models import AuditEntry
-from adminsite.templatetags.orgdesk import dom_id
+from adminsite.templatetags.orgdesk import roles_cell_id
 from tests.helpers import HTMX, api_calls, mutations, org_id
 
 
@@ -305,8 +305,8 @@ def _elements(body: str) -> list[tuple[str, dict[str, str]]]:
     return parser.found
 
 
-def _cell_of(body: str, user_id: str) -> dict[str, str]:
-    cell_id = dom_id(user_id, "roles")
+def _cell_of(body: str, user_id: str, org: str) -> dict[str, str]:
+    cell_id = roles_cell_id(user_id, org)
     [cell] = [a for t, a in _elements(body) if t == "td" and a.get("id") == cell_id]
     return cell
 
@@ -318,7 +318,7 @@ def test_remove_button_sends_what_remove_role_needs(operator_client, tenant, acm
     tenant.store.roles[role.id]["name"] = HOSTILE_ROLE_NAME
     body = operator_client.get(reverse("orgs:members", args=[acme]), headers=HTMX).content.decode()
     assert "<script>" not in body
-    cell = _cell_of(body, user_id)
+    cell = _cell_of(body, user_id, acme)
     # Every button of the cell swaps the cell and sends the member (htmx inherits these).
     assert cell["hx-target"] == "this" and cell["hx-swap"] == "outerHTML"
     assert json.loads(cell["hx-vals"]) == {"user_id": user_id}
@@ -346,7 +346,7 @@ def test_remove_button_sends_what_remove_role_needs(operator_client, tenant, acm
 def test_add_roles_button_opens_the_picker_for_its_member(operator_client, tenant, acme) -> None:
     user_id = "oidc|corp/okta|00u1abc"
     body = operator_client.get(reverse("orgs:members", args=[acme]), headers=HTMX).content.decode()
-    cell = _cell_of(body, user_id)
+    cell = _cell_of(body, user_id, acme)
     # Every cell's Add roles… asks the same URL; the member comes from the cell's hx-vals,
     # which htmx adds to a GET's query string (as the browser test exercises).
     picker = reverse("orgs:role-picker", args=[acme])
@@ -366,7 +366,7 @@ def test_a_roles_cell_alone_is_the_same_markup_as_in_its_row(operator_client, te
             reverse("orgs:member-roles", args=[acme]), {"user_id": member.user_id}, headers=HTMX
         ).content.decode()
         cell = alone.strip()
-        assert cell.startswith(f'<td id="{dom_id(member.user_id, "roles")}"')
+        assert cell.startswith(f'<td id="{roles_cell_id(member.user_id, acme)}"')
         assert cell in body
 
 

@@ -44,6 +44,8 @@ PAGE_CALLS = {
     "members part": 1,
     "find member by email": 2,
     "role picker": 2,
+    "search organizations": 1,
+    "person page": 2,
 }
 ACTIONS = ("toggle domain-level", "remove connection", "assign roles", "remove role")
 OWN_SHARE = 0.10  # own time at most 10% of the total at 50 ms latency
@@ -225,6 +227,8 @@ class Bench:
             :2
         ]
         self.connection = auth0.list_enabled_connections(org_id=self.acme)[0]
+        # Part of a name that many organizations share: the search answers a full page.
+        self.search_text = "holdings"
         self.sandbox.set_latency(LATENCY_MS / 1000)
 
     def round(self) -> None:
@@ -271,6 +275,16 @@ class Bench:
                 {"user_id": member.user_id},
                 headers=HTMX,
             ),
+        )
+        self.measure(
+            "search organizations",
+            lambda: c.get(reverse("orgs:search"), {"q": self.search_text}),
+            partial=False,
+        )
+        self.measure(
+            "person page",
+            lambda: c.get(reverse("orgs:person"), {"user_id": member.user_id}),
+            partial=False,
         )
         # Actions, each after its confirm step as in the browser; state restored unmeasured.
         now = auth0.domain_connection_index()[connection.connection_id].is_domain_connection
