@@ -28,6 +28,7 @@ from .models import (
     Organization,
     OrganizationPage,
     Role,
+    User,
 )
 
 PER_PAGE = 50
@@ -38,6 +39,11 @@ CONNECTION_FIELDS = "id,name,strategy,is_domain_connection"
 MEMBER_FIELDS = "user_id,email,name,picture,roles"
 USER_FIELDS = "user_id,email,name,picture"
 FIND_LIMIT = 10
+PROFILE_FIELDS = "user_id,email,name,identities"
+SEARCH_MAX = 200  # characters of search text
+SEARCH_TAKE = 100  # Auth0's maximum `take` for organization search
+SUBSTRING_MIN = 3  # Auth0's organization search: `co`/`ew` need at least 3 characters
+MAX_EMAIL = 254
 # Lucene's special characters, escaped with a backslash in a user-search term.
 LUCENE_SPECIAL = re.compile(r'([+\-=&|><!(){}\[\]^"~*?:\\/])')
 
@@ -169,6 +175,51 @@ def get_organization_by_name(*, name: str) -> Organization:
     # Reference: https://auth0.com/docs/api/management/v2/organizations/get-name-by-name
     segment = _checked(ORG_NAME, name, "organization name")
     return models.organization(client.call("GET", f"/organizations/name/{segment}"))
+
+
+def _search_text(text: object) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidId("Type part of a name to search for.")
+    needle = text.strip()
+    if len(needle) > SEARCH_MAX:
+        raise InvalidId(f"The search text is longer than {SEARCH_MAX} characters.")
+    if _controls(needle):
+        raise InvalidId("The search text contains control characters.")
+    return needle
+
+
+def _scim_string(value: str) -> str:
+    """A SCIM string literal: only `\\` and `"` are special inside the quotes."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def search_organizations(
+    *, text: str, from_: str | None = None, take: int = 50
+) -> OrganizationPage:
+    """One checkpoint page of organizations whose name or display name contains `text`
+    (case-insensitive; 1-2 characters: starts with it, since Auth0 needs 3 for a substring).
+
+    The text only ever becomes a quoted SCIM string literal compared with `name` and
+    `display_name`, so nothing in it can widen the query. Empty text, more than SEARCH_MAX
+    characters or control characters: InvalidId, without a call. Results are eventually
+    consistent (a just-created organization may be missing).
+    """
+    # Reference: https://auth0.com/docs/api/management/v2/organizations/get-search
+    needle = _search_text(text)
+    op = "co" if len(needle) >= SUBSTRING_MIN else "sw"
+    literal = _scim_string(needle)
+    params: list[tuple[str, str | int]] = [
+        ("q", f"name {op} {literal} or display_name {op} {literal}"),
+        ("parser", "scim"),
+        ("take", _clamp(take, 1, SEARCH_TAKE)),
+    ]
+    if cursor := _from(from_):
+        params.append(("from", cursor))
+    path = "/organizations/search"
+    body = models.obj(client.call("GET", path, params=params), "organizations")
+    orgs = [models.organization(o) for o in models.items(body, "organizations", "organizations")]
+    nxt = models.cursor(body, "organizations")
+    return OrganizationPage(orgs, nxt if orgs else None)
 
 
 # --- Organization enabled connections ----------------------------------------------------------
@@ -380,3 +431,44 @@ def remove_member_roles(*, org_id: str, user_id: str, role_ids: list[str]) -> No
     # Reference: https://auth0.com/docs/api/management/v2/organizations/delete-organization-member-roles
     path = f"/organizations/{_org(org_id)}/members/{_user(user_id)}/roles"
     client.call("DELETE", path, json_body={"roles": _roles(role_ids)}, no_content=True)
+
+
+# --- Users -------------------------------------------------------------------------------------
+
+
+def users_by_email(*, email: str) -> list[User]:
+    """Every user (account) with this email, tenant-wide: several accounts (connections) can
+    share one. The email is sent as given (stripped); Auth0 compares it with the stored email,
+    which it keeps in lower case for its own database connections."""
+    # Reference: https://auth0.com/docs/api/management/v2/users-by-email/get-users-by-email
+    address = email.strip() if isinstance(email, str) else ""
+    if "@" not in address or len(address) > MAX_EMAIL or _controls(address):
+        raise InvalidId(f"{email!r:.60} is not an email address.")
+    params: list[tuple[str, str | int]] = [
+        ("email", address),
+        ("fields", PROFILE_FIELDS),
+        ("include_fields", "true"),
+    ]
+    body = client.call("GET", "/users-by-email", params=params)
+    return [models.user(u) for u in models.items(body, "users", "users")]
+
+
+def get_user(*, user_id: str) -> User:
+    """One user by id (NotFound when the tenant has no such user)."""
+    # Reference: https://auth0.com/docs/api/management/v2/users/get-users-by-id
+    params: list[tuple[str, str | int]] = [
+        ("fields", PROFILE_FIELDS),
+        ("include_fields", "true"),
+    ]
+    return models.user(client.call("GET", f"/users/{_user(user_id)}", params=params))
+
+
+def list_user_organizations(*, user_id: str) -> list[Organization]:
+    """Every organization the user is a member of, walking every offset page (50 a page).
+
+    Capped at 1,000 organizations: Auth0 refuses offset paging past 1,000 records, so a user in
+    more organizations gets the first 1,000 (checkpoint paging would be needed beyond that).
+    """
+    # Reference: https://auth0.com/docs/api/management/v2/users/get-user-organizations
+    path = f"/users/{_user(user_id)}/organizations"
+    return _offset_pages(path, "organizations", models.organization, [])

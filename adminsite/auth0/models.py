@@ -60,6 +60,17 @@ class Member:
 
 
 @dataclass(frozen=True, slots=True)
+class User:
+    """A user of the tenant, as a search for people shows one: the connection is that of the
+    user's first (primary) identity."""
+
+    user_id: str
+    email: str
+    name: str
+    connection: str
+
+
+@dataclass(frozen=True, slots=True)
 class MemberPage:
     members: list[Member]
     next: str | None
@@ -173,4 +184,21 @@ def member(value: Any) -> Member:
         name=_opt_str(data, "name", "member"),
         picture=_opt_str(data, "picture", "member"),
         roles=tuple(role(r) for r in roles or ()),
+    )
+
+
+def user(value: Any) -> User:
+    data = obj(value, "user")
+    identities = data.get("identities")
+    if identities is not None and not isinstance(identities, list):
+        raise bad_response("user.identities is not a list")
+    connection = ""
+    if identities:
+        first = obj(identities[0], "user.identities[0]")
+        connection = _opt_str(first, "connection", "user.identities[0]")
+    return User(
+        user_id=_str(data, "user_id", "user"),
+        email=_opt_str(data, "email", "user"),
+        name=_opt_str(data, "name", "user"),
+        connection=connection,
     )
