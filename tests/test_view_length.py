@@ -21,6 +21,8 @@ VIEW_MODULES = (
     "connections/views.py",
     "orgs/members.py",
     "orgs/organizations.py",
+    "orgs/people.py",
+    "orgs/search.py",
 )
 
 
