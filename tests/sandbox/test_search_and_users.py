@@ -276,7 +276,7 @@ def test_person_in_several_organizations_with_different_roles(api: Api, sandbox:
 
 
 def test_user_organizations_paging(api: Api) -> None:
-    seen = []
+    seen: list[str] = []
     for page in range(3):
         r = api.get(f"/users/{enc(JANE)}/organizations", page=page, per_page=2)
         assert isinstance(r.json(), list)  # a bare array without include_totals
@@ -297,3 +297,41 @@ def test_user_organizations_of_slashy_and_unknown(api: Api, http: Api, sandbox: 
     sandbox.set_scopes(["read:users"])
     r = api.get(f"/users/{enc(JANE)}/organizations")
     assert r.status_code == 403 and "read:organizations" in error(r)["message"]
+
+
+# --- the service module against the sandbox ------------------------------------------------------
+
+
+def test_service_module_against_the_sandbox(tenant: Tenant) -> None:
+    from adminsite import auth0
+
+    pages = [auth0.search_organizations(text="Holdings")]
+    while pages[-1].next:
+        pages.append(auth0.search_organizations(text="Holdings", from_=pages[-1].next))
+    found = [o.id for p in pages for o in p.organizations]
+    assert len(pages) >= 2 and len(found) == len(set(found)) > 50
+    assert [o.name for o in auth0.search_organizations(text="京都").organizations] == [
+        "kyoto-shoji"
+    ]
+    assert [o.name for o in auth0.search_organizations(text="Ünïcode").organizations] == [
+        "unicode-unlimited"
+    ]
+    assert auth0.search_organizations(text='x" or name pr "').organizations == []
+    shared = auth0.users_by_email(email=SHARED_EMAIL)
+    assert [(u.user_id, u.connection) for u in shared] == [
+        (SHARED_USERS[0], "Username-Password-Authentication"),
+        (SHARED_USERS[1], "google-oauth2"),
+    ]
+    assert auth0.get_user(user_id=SLASHY) == auth0.User(
+        SLASHY, "jane.doe@acme.example", "Jane Doe", "acme-saml"
+    )
+    assert len(auth0.list_user_organizations(user_id=JANE)) == 5
+    with pytest.raises(auth0.NotFound):
+        auth0.get_user(user_id="auth0|nobody")
+    tenant.disable_search()
+    with pytest.raises(auth0.NotFound):
+        auth0.search_organizations(text="acme")
+    tenant.set_scopes(["read:users"])
+    with pytest.raises(auth0.Forbidden) as caught:
+        auth0.list_user_organizations(user_id=JANE)
+    assert caught.value.missing_scopes == ["read:organizations"]
