@@ -31,6 +31,7 @@ from .endpoints_orgs import (
     patch_connection,
     patch_enabled,
 )
+from .endpoints_search import get_user, search_orgs, user_orgs, users_by_email
 from .endpoints_users import search_users
 
 __all__ = ["ROUTES", "Ctx", "Route", "match"]
@@ -75,6 +76,7 @@ MEMBER_ROLES = ("organizations", "{id}", "members", "{user_id}", "roles")
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", ("organizations",), list_orgs, _fixed(READ_ORGS)),
+    Route("GET", ("organizations", "search"), search_orgs, _fixed(("read:organizations",))),
     Route(
         "GET", ("organizations", "name", "{name}"), get_org_by_name, _fixed(("read:organizations",))
     ),
@@ -111,6 +113,14 @@ ROUTES: tuple[Route, ...] = (
     Route("PATCH", ("connections", "{cid}"), patch_connection, _patch_connection_scopes),
     Route("GET", ("roles",), list_roles, _fixed(("read:roles",))),
     Route("GET", ("users",), search_users, _fixed(("read:users",))),
+    Route("GET", ("users-by-email",), users_by_email, _fixed(("read:users",))),
+    Route("GET", ("users", "{user_id}"), get_user, _fixed(("read:users",))),
+    Route(
+        "GET",
+        ("users", "{user_id}", "organizations"),
+        user_orgs,
+        _fixed(("read:organizations",)),
+    ),
     Route("GET", ("roles", "{rid}"), get_role, _fixed(("read:roles",))),
 )
 

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from . import api, control
+from .endpoints_search import search_orgs
 from .params import ApiError, decode_json, error_body, reason
 from .tenant import Fault, Tenant
 
@@ -250,6 +251,9 @@ class SandboxApp:
         if found is None:
             raise ApiError(404, "Not Found")
         route, params = found
+        disabled = self.tenant.search_status
+        if disabled is not None and route.handler is search_orgs:
+            raise ApiError(disabled, "Not Found" if disabled == 404 else reason(disabled))
         auth = environ.get("HTTP_AUTHORIZATION", "")
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():

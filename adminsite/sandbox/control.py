@@ -8,7 +8,7 @@ from typing import Any
 from .tenant import Tenant
 
 FAULT_KEYS = {"method", "path", "status", "body", "headers", "delay", "drop", "times", "truncate"}
-CONFIG_KEYS = {"scopes", "rate_limit", "rate_window", "latency", "expire_tokens"}
+CONFIG_KEYS = {"scopes", "rate_limit", "rate_window", "latency", "expire_tokens", "search_status"}
 
 
 def _bad(message: str) -> tuple[int, Any]:
@@ -30,6 +30,7 @@ def config_of(tenant: Tenant) -> dict[str, Any]:
         "rate_limit": limit,
         "rate_window": window,
         "latency": tenant.latency,
+        "search_status": tenant.search_status,
     }
 
 
@@ -72,6 +73,8 @@ def handle(tenant: Tenant, method: str, raw_path: str, body: bytes) -> tuple[int
                 )
             if "latency" in data:
                 tenant.latency = float(data["latency"])
+            if "search_status" in data:
+                tenant.disable_search(data["search_status"])
             if data.get("expire_tokens"):
                 tenant.expire_tokens()
         except (TypeError, ValueError) as exc:

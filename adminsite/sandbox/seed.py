@@ -16,11 +16,14 @@ from .seed_data import (
     ACME_PEOPLE,
     CONNECTIONS,
     FIRST,
+    HOLDINGS_EVERY,
     HOSTILE_ROLE_DESCRIPTIONS,
     LAST,
     NAMED_ORGS,
+    RENAMED_ORGS,
     ROLE_AREAS,
     ROLE_KINDS,
+    SEARCH_PEOPLE,
     SUFFIXES,
     WORDS_A,
     WORDS_B,
@@ -241,7 +244,7 @@ def build(seed: int, organizations: int, big_org_members: int) -> Store:
 
     clock = 200 * 86400.0
     for user_id, name, email, n_roles in ACME_PEOPLE:
-        _add_user(store, user_id, name, email)
+        _add_user(store, user_id, name, email, _stamp(clock))
         clock += 61.25
         store.members[acme][user_id] = _stamp(clock)
         if n_roles:
@@ -259,7 +262,7 @@ def build(seed: int, organizations: int, big_org_members: int) -> Store:
             user_id = f"google-oauth2|{rng.randrange(10**20, 10**21)}"
         else:
             user_id = f"auth0|{rng.getrandbits(96):024x}"
-        _add_user(store, user_id, name, email)
+        _add_user(store, user_id, name, email, _stamp(clock))
         clock += 13.5 + rng.randint(0, 999) / 1000
         store.members[big][user_id] = _stamp(clock)
         if i % 3 == 0:
@@ -271,14 +274,95 @@ def build(seed: int, organizations: int, big_org_members: int) -> Store:
             for user_id in rng.sample(pool, min(len(pool), rng.randint(0, 3))):
                 clock += 7.0
                 store.members[oid][user_id] = _stamp(clock)
+    clock = _search_fixtures(store, org_ids[len(NAMED_ORGS) :], clock)
     store.clock = EPOCH + timedelta(seconds=clock + 86400)
     return store
 
 
-def _add_user(store: Store, user_id: str, name: str, email: str | None) -> None:
+def _search_fixtures(store: Store, generated: list[str], clock: float) -> float:
+    """What finding things needs, without touching the random sequence above: a common word
+    ("Holdings") in many display names, non-Latin and accented names, one person in several
+    organizations with different roles, and two accounts sharing one email."""
+    for i, oid in enumerate(generated):
+        if i % HOLDINGS_EVERY == 5:
+            org = store.orgs[oid]
+            words = " ".join(w.title() for w in org["name"].split("-"))
+            org["display_name"] = f"{words} Holdings"
+    for index, name, display in RENAMED_ORGS:
+        if index >= len(generated):
+            continue
+        oid = generated[index]
+        del store.org_by_name[store.orgs[oid]["name"]]
+        store.orgs[oid]["name"] = name
+        store.orgs[oid]["display_name"] = display
+        store.org_by_name[name] = oid
+    role_by_name = {r["name"]: rid for rid, r in store.roles.items()}
+    holdings = [oid for i, oid in enumerate(generated) if i % HOLDINGS_EVERY == 5]
+    for user_id, name, email, connection, memberships in SEARCH_PEOPLE:
+        if user_id not in store.users:
+            _add_user(store, user_id, name, email, _stamp(clock), connection)
+        for org_ref, roles in memberships:
+            if org_ref.startswith("holdings:"):
+                index = int(org_ref.partition(":")[2])
+                if index >= len(holdings):
+                    continue
+                oid = holdings[index]
+            elif org_ref in store.org_by_name:
+                oid = store.org_by_name[org_ref]
+            else:
+                continue
+            clock += 11.0
+            store.members[oid][user_id] = _stamp(clock)
+            if roles:
+                store.member_roles[(oid, user_id)] = [role_by_name[r] for r in roles]
+    return clock
+
+
+# The connection of a user's identity, by the provider its id starts with (enterprise ids carry
+# their connection: `samlp|<connection>|<id>`).
+PROVIDER_CONNECTIONS = {
+    "auth0": "Username-Password-Authentication",
+    "google-oauth2": "google-oauth2",
+    "github": "github",
+    "linkedin": "linkedin",
+    "oidc": "corp-oidc",
+    "waad": "contoso-azure-ad",
+    "sms": "sms",
+    "email": "email",
+}
+SOCIAL = {"google-oauth2", "github", "linkedin"}
+
+
+def identity(user_id: str, connection: str | None = None) -> dict[str, Any]:
+    """The user's primary identity, Auth0's shape: {connection, provider, user_id, isSocial}."""
+    provider, _, rest = user_id.partition("|")
+    if provider == "samlp":
+        found, _, rest = rest.partition("|")
+        connection = connection or found
+    return {
+        "connection": connection or PROVIDER_CONNECTIONS.get(provider, provider),
+        "provider": provider,
+        "user_id": rest,
+        "isSocial": provider in SOCIAL,
+    }
+
+
+def _add_user(
+    store: Store,
+    user_id: str,
+    name: str,
+    email: str | None,
+    created_at: str,
+    connection: str | None = None,
+) -> None:
     user: dict[str, Any] = {"user_id": user_id}
     if email:
         user["email"] = email
+        user["email_verified"] = True
     user["picture"] = picture(name, email)
     user["name"] = name
+    user["identities"] = [identity(user_id, connection)]
+    stamp = created_at.replace(" ", "T")[:23] + "Z"
+    user["created_at"] = stamp
+    user["updated_at"] = stamp
     store.users[user_id] = user

@@ -259,3 +259,55 @@ ACME_PEOPLE: list[tuple[str, str, str | None, int]] = [
     ("sms|64f1e2d3c4b5a69788776655", "+1 555 010 0200", None, 0),
     ("email|651a2b3c4d5e6f7a8b9c0d1e", "dana@partner.example", "dana@partner.example", 1),
 ]
+
+# --- finding things -----------------------------------------------------------------------------
+
+# Every HOLDINGS_EVERY-th generated organization (from the 6th) has a display name ending in
+# "Holdings": more than 50 of them, so a search for it takes more than one page.
+HOLDINGS_EVERY = 16
+# Generated organizations renamed (index among the generated ones, name, display name).
+RENAMED_ORGS: list[tuple[int, str, str]] = [
+    (2, "kyoto-shoji", "京都商事株式会社"),
+    (3, "unicode-unlimited", "Ünïcode Ünlimited GmbH"),
+]
+JANE = "auth0|66a1b2c3d4e5f60718293a4c"
+SHARED_EMAIL = "sam.lee@shared.example"
+SHARED_USERS = ("auth0|66a1b2c3d4e5f60718293a4d", "google-oauth2|118234567890123456789")
+# user_id, name, email, connection (None: from the id), [(organization name, or "holdings:N"
+# for the Nth "Holdings" organization; role names)]. An existing user gains memberships.
+SEARCH_PEOPLE: list[tuple[str, str, str | None, str | None, list[tuple[str, list[str]]]]] = [
+    (
+        JANE,
+        "Jane Smith",
+        "jane@acme.example",
+        None,
+        [
+            ("acme", ["Support Admin", "Billing Viewer"]),
+            ("kabushiki", ["Read Only"]),
+            ("kyoto-shoji", ["Org Owner"]),
+            ("holdings:0", ["Security Manager", "Audit Agent"]),
+            ("arabic-rtl", ["Developer"]),
+        ],
+    ),
+    (
+        SHARED_USERS[0],
+        "Sam Lee",
+        SHARED_EMAIL,
+        None,
+        [("kabushiki", ["Developer"])],
+    ),
+    (
+        SHARED_USERS[1],
+        "Sam Lee (Google)",
+        SHARED_EMAIL,
+        None,
+        [("holdings:1", ["Read Only"])],
+    ),
+    (
+        "samlp|acme-saml|jane/doe@acme.example",
+        "Jane Doe",
+        "jane.doe@acme.example",
+        None,
+        [("kabushiki", ["Support Agent"])],
+    ),
+]

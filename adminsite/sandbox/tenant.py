@@ -90,6 +90,7 @@ class Tenant:
         self._tokens: dict[str, float] = {}
         self._faults: list[Fault] = []
         self._scopes: list[str] | None = None
+        self._search_status: int | None = None
         self._rate_limit: int | None = None
         self._rate_window = 60.0
         self._bucket = 0.0
@@ -109,6 +110,7 @@ class Tenant:
             self.store = store
             self._faults.clear()
             self._scopes = None
+            self._search_status = None
             self._rate_limit = None
             self._rate_window = 60.0
             self.latency = self._initial_latency
@@ -179,6 +181,19 @@ class Tenant:
         """None grants every scope; otherwise only these (checked on every call)."""
         with self.lock:
             self._scopes = None if scopes is None else list(scopes)
+
+    def disable_search(self, status: int | None = 404) -> None:
+        """Make GET /organizations/search answer `status` with Auth0's body for it (404: a
+        tenant whose API has no such endpoint); None makes search available again. reset()
+        does too."""
+        with self.lock:
+            self._search_status = None if status is None else int(status)
+
+    @property
+    def search_status(self) -> int | None:
+        """The status search answers while disabled (disable_search), or None."""
+        with self.lock:
+            return self._search_status
 
     @property
     def scopes(self) -> tuple[str, ...]:
