@@ -356,8 +356,9 @@ def _lucene_phrase(value: str) -> str:
 
 
 def find_members(*, org_id: str, email: str, limit: int = FIND_LIMIT) -> list[Member]:
-    """Members with this email (case-insensitive), or whose email starts with it when it is not
-    a whole address; at most `limit`, with their roles.
+    """Members with this email (case-insensitive), or, when it is not a whole address, whose
+    email or name starts with it (part of a name such as "Jane Sm" too); at most `limit`, with
+    their roles.
 
     One user search, whatever the organization's size (the members list has no email filter,
     so walking it would cost one call per 50 members), then one roles call per member found:
@@ -367,15 +368,19 @@ def find_members(*, org_id: str, email: str, limit: int = FIND_LIMIT) -> list[Me
     # Reference: https://auth0.com/docs/api/management/v2/users/get-users (needs read:users)
     _org(org_id)
     needle, limit = email.strip(), _clamp(limit)
-    if not needle or any(c.isspace() or unicodedata.category(c) == "Cc" for c in needle):
+    if not needle or any(unicodedata.category(c) == "Cc" for c in needle):
         return []
+    needle = " ".join(needle.split())  # one space between words, as names have
     local, _, domain = needle.rpartition("@")
     # A whole address matches exactly (email is a normalized field: case-insensitive); anything
-    # else is a prefix.
-    whole = bool(local and domain)
-    term = _lucene_phrase(needle) if whole else LUCENE_SPECIAL.sub(r"\\\1", needle) + "*"
+    # else is a prefix of the email or of the name (spaces escaped: one Lucene term).
+    if local and domain and " " not in needle:
+        match = f"email:{_lucene_phrase(needle)}"
+    else:
+        term = LUCENE_SPECIAL.sub(r"\\\1", needle).replace(" ", "\\ ") + "*"
+        match = f"(email:{term} OR name:{term})"
     params: list[tuple[str, str | int]] = [
-        ("q", f'organization_id:"{org_id}" AND email:{term}'),
+        ("q", f'organization_id:"{org_id}" AND {match}'),
         ("search_engine", "v3"),
         ("fields", USER_FIELDS),
         ("include_fields", "true"),
@@ -387,7 +392,9 @@ def find_members(*, org_id: str, email: str, limit: int = FIND_LIMIT) -> list[Me
         for u in models.items(client.call("GET", "/users", params=params), "users", "users")
     ]
     wanted = needle.casefold()
-    found.sort(key=lambda m: (m.email.casefold() != wanted, m.email.casefold(), m.user_id))
+    found.sort(
+        key=lambda m: (wanted not in (m.email.casefold(), m.name.casefold()), m.email.casefold())
+    )
     members: list[Member] = []
     for member in found[:limit]:
         try:

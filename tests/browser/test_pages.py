@@ -156,13 +156,19 @@ def test_f5_members_paging_and_email_search(operator_page: Page, site: str) -> N
     expect(rows.first).to_have_text(first)
 
     open_org(operator_page, site, "acme")
-    operator_page.get_by_label("Find by email").fill("jane.doe@acme.example")
+    operator_page.get_by_label("Find by email or name").fill("jane.doe@acme.example")
     operator_page.get_by_role("button", name="Find").click()
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("samlp|acme-saml|jane/doe@acme.example")
-    operator_page.get_by_label("Find by email").fill("nobody@nowhere.example")
+    operator_page.get_by_label("Find by email or name").fill("nobody@nowhere.example")
     operator_page.get_by_role("button", name="Find").click()
-    expect(operator_page.locator("#member-list")).to_contain_text("No member's email matches")
+    expect(operator_page.locator("#member-list")).to_contain_text(
+        "No member's email or name matches"
+    )
+    operator_page.get_by_label("Find by email or name").fill("Jane Sm")  # part of a name
+    operator_page.get_by_role("button", name="Find").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("jane@acme.example")
 
 
 @pytest.mark.parametrize(

@@ -270,3 +270,37 @@ def test_the_search_box_is_on_every_page(operator_client, tenant) -> None:
     body = operator_client.get(reverse("orgs:list")).content.decode()
     assert 'role="search"' in body and 'for="site-search"' in body and ">Search<" in body
     assert f'action="{SEARCH}"' in body
+
+
+# --- Finding a member inside an organization by part of a name ----------------------------
+
+
+@pytest.mark.parametrize("text", ["Jane Sm", "smith", "JANE SMITH"])
+def test_find_in_an_organization_takes_part_of_a_name(operator_client, tenant, text: str) -> None:
+    acme = org_id("acme")
+    tenant.clear_log()
+    r = operator_client.get(reverse("orgs:members", args=[acme]), {"email": text}, headers=HTMX)
+    assert r.status_code == 200
+    found = r.context["members"]
+    assert "jane@acme.example" in {m.email for m in found}
+    assert all(
+        any(w.startswith(text.split()[0].lower()) for w in m.name.lower().split())
+        or m.email.startswith(text.lower())
+        for m in found
+    )
+    [search, *roles] = api_calls(tenant)
+    [q] = parse_qs(search["query"])["q"]
+    term = text.replace(" ", "\\ ") + "*"
+    assert q == f'organization_id:"{acme}" AND (email:{term} OR name:{term})'
+    assert len(roles) == len(found)
+
+
+def test_a_whole_address_is_still_an_exact_email(operator_client, tenant) -> None:
+    acme = org_id("acme")
+    tenant.clear_log()
+    r = operator_client.get(
+        reverse("orgs:members", args=[acme]), {"email": "jane@acme.example"}, headers=HTMX
+    )
+    assert [m.email for m in r.context["members"]] == ["jane@acme.example"]
+    [q] = parse_qs(api_calls(tenant)[0]["query"])["q"]
+    assert q == f'organization_id:"{acme}" AND email:"jane@acme.example"'

@@ -170,7 +170,15 @@ def test_user_search_finds_members_by_email(api: Api, sandbox: Tenant) -> None:
 
 
 @pytest.mark.parametrize(
-    "q", ['name:"jane"', 'email:"a@b" OR email:"c@d"', "email:", 'organization_id:"x" AND']
+    "q",
+    [
+        'nickname:"jane"',
+        'email:"a@b" OR email:"c@d"',
+        "(email:a* AND name:b*)",
+        "(email:a*",
+        "email:",
+        'organization_id:"x" AND',
+    ],
 )
 def test_user_search_refuses_what_it_does_not_understand(api: Api, q: str) -> None:
     r = api.get("/users", q=q)
@@ -203,3 +211,15 @@ def test_roles_list_and_name_filter(api: Api) -> None:
         "error": "Not Found",
         "message": "The role does not exist.",
     }
+
+
+def test_user_search_takes_part_of_an_email_or_a_name(api: Api) -> None:
+    acme = org(api, "acme")
+    body = api.get(
+        "/users", q=f'organization_id:"{acme}" AND (email:smi* OR name:smi*)', per_page=50
+    ).json()
+    assert {u["email"] for u in body} == {"jane@acme.example"}  # "Jane Smith": a word starts so
+    body = api.get(
+        "/users", q=f'organization_id:"{acme}" AND (email:jane\\ sm* OR name:jane\\ sm*)'
+    ).json()
+    assert [u["name"] for u in body] == ["Jane Smith"]  # an escaped space is part of the term
