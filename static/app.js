@@ -44,12 +44,19 @@
     next();
   }
 
-  document.addEventListener("htmx:afterRequest", function (event) {
+  // A part is done when its answer arrives (before the swap, while the element is still in the
+  // page: an outerHTML swap removes it, and events on a removed element reach no listener here),
+  // or when its request fails or times out.
+  function done(event) {
     var element = event.detail && event.detail.elt;
     if (element && element.hasAttribute && element.hasAttribute("data-loading-started")) {
+      element.removeAttribute("data-loading-started");
       loading -= 1;
       next();
     }
+  }
+  ["htmx:beforeSwap", "htmx:sendError", "htmx:timeout", "htmx:afterRequest"].forEach(function (name) {
+    document.addEventListener(name, done);
   });
   document.addEventListener("htmx:load", function (event) { queue(event.detail.elt); });
   document.addEventListener("DOMContentLoaded", function () { queue(document); });

@@ -110,3 +110,30 @@ def test_without_auth0_search_the_page_says_results_may_be_incomplete(
     _search(operator_page, "acme")
     expect(operator_page.get_by_test_id("search-incomplete")).to_contain_text("(404)")
     expect(operator_page.get_by_test_id("search-results")).to_contain_text("Acme")
+
+
+def test_roles_of_a_persons_organizations_load_four_at_a_time(
+    operator_page: Page, site: str, http_tenant
+) -> None:
+    page = operator_page
+    [jane] = auth0.users_by_email(email="jane@acme.example")
+    orgs = auth0.list_user_organizations(user_id=jane.user_id)
+    assert len(orgs) > 4  # more rows than may load at once
+    in_flight: list[str] = []
+    most = [0]
+
+    def started(request) -> None:
+        if "/members/roles/" in request.url:
+            in_flight.append(request.url)
+            most[0] = max(most[0], len(in_flight))
+
+    def answered(response) -> None:  # its headers are in: the script may start the next one
+        if response.request.url in in_flight:
+            in_flight.remove(response.request.url)
+
+    page.on("request", started)
+    page.on("response", answered)
+    http_tenant.latency = 0.3  # slow enough for the rows' requests to overlap
+    page.goto(f"{site}/orgs/people/?user_id={quote(jane.user_id, safe='')}")
+    expect(page.get_by_test_id("roles-cell")).to_have_count(len(orgs))
+    assert most[0] == 4
