@@ -3,7 +3,9 @@ keyboard, on the sandbox over real HTTP."""
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -137,3 +139,16 @@ def test_roles_of_a_persons_organizations_load_four_at_a_time(
     page.goto(f"{site}/orgs/people/?user_id={quote(jane.user_id, safe='')}")
     expect(page.get_by_test_id("roles-cell")).to_have_count(len(orgs))
     assert most[0] == 4
+
+
+def test_person_page_screenshot(operator_page: Page, site: str, tmp_path) -> None:
+    """The README's picture of a person across organizations (written to docs/ when
+    ORGDESK_SCREENSHOT is set)."""
+    page = operator_page
+    page.set_viewport_size({"width": 1280, "height": 820})
+    _search(page, "jane@acme.example")
+    expect(page.get_by_test_id("roles-cell")).to_have_count(5)
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    target = docs if os.environ.get("ORGDESK_SCREENSHOT") else tmp_path
+    page.screenshot(path=target / "person.png")
+    assert (target / "person.png").stat().st_size > 10_000
