@@ -76,17 +76,19 @@ def _scim(q: str) -> list[tuple[str, str, str]]:
         pos = joiner.end()
 
 
-def _matches(org: dict[str, Any], field: str, op: str, value: str) -> bool:
+def _matching(folded: dict[str, tuple[str, str]], field: str, op: str, want: str) -> set[str]:
+    """The organizations one comparison selects; `folded` holds each one's (name, display_name)
+    and `want` the value, both case-folded (only `id` is compared as it is)."""
     if field == "id":
-        return op == "eq" and org["id"] == value
-    have, want = str(org.get(field, "")).casefold(), value.casefold()
+        return {want} if op == "eq" and want in folded else set()
+    i = 0 if field == "name" else 1
     if op == "eq":
-        return have == want
+        return {oid for oid, names in folded.items() if names[i] == want}
     if op == "sw":
-        return have.startswith(want)
+        return {oid for oid, names in folded.items() if names[i].startswith(want)}
     if op == "ew":
-        return have.endswith(want)
-    return want in have
+        return {oid for oid, names in folded.items() if names[i].endswith(want)}
+    return {oid for oid, names in folded.items() if want in names[i]}
 
 
 def search_orgs(ctx: Ctx) -> tuple[int, Any]:
@@ -98,11 +100,15 @@ def search_orgs(ctx: Ctx) -> tuple[int, Any]:
     sort = q.get("sort", "created_at").partition(":")[0]
     order = store.org_order(f"{sort}:1")
 
-    def wanted(oid: str) -> bool:
-        org = store.orgs[oid]
-        return not filters or any(_matches(org, f, op, v) for f, op, v in filters)
-
-    picked = [i for i, oid in enumerate(order.ids) if wanted(oid)]
+    folded = store.folded_org_names()
+    if filters:  # comparisons joined by "or": the union of what each selects
+        matched: set[str] = set()
+        for field, op, value in filters:
+            want = value if field == "id" else value.casefold()
+            matched |= _matching(folded, field, op, want)
+        picked = [i for i, oid in enumerate(order.ids) if oid in matched]
+    else:
+        picked = list(range(len(order.ids)))
     ids = [order.ids[i] for i in picked]
     keys = [order.keys[i] for i in picked]
     position = None if order.position is None else {oid: i for i, oid in enumerate(ids)}

@@ -100,6 +100,21 @@ class Store:
         ids = [k[1] for k in keys]
         return Order(ids, keys, {oid: i for i, oid in enumerate(ids)})
 
+    def folded_org_names(self) -> dict[str, tuple[str, str]]:
+        """Each organization's name and display name, case-folded: what the search compares,
+        folded once per change of the organizations rather than once per search."""
+
+        def build() -> dict[str, tuple[str, str]]:
+            return {
+                oid: (
+                    str(org.get("name", "")).casefold(),
+                    str(org.get("display_name", "")).casefold(),
+                )
+                for oid, org in self.orgs.items()
+            }
+
+        return self._cached(("orgs", "folded"), len(self.orgs), build)
+
     def users_by_email(self) -> dict[str, list[str]]:
         """User ids by case-folded email (what an exact email search looks up)."""
 
