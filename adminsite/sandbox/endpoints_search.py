@@ -106,7 +106,8 @@ def search_orgs(ctx: Ctx) -> tuple[int, Any]:
         for field, op, value in filters:
             want = value if field == "id" else value.casefold()
             matched |= _matching(folded, field, op, want)
-        picked = [i for i, oid in enumerate(order.ids) if oid in matched]
+        rank = store.org_rank(f"{sort}:1")
+        picked = sorted(rank[oid] for oid in matched)
     else:
         picked = list(range(len(order.ids)))
     ids = [order.ids[i] for i in picked]

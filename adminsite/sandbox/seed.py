@@ -43,6 +43,10 @@ class Order:
     position: dict[str, int] | None = None
 
 
+def _rank(ids: list[str]) -> dict[str, int]:
+    return {oid: i for i, oid in enumerate(ids)}
+
+
 @dataclass
 class Store:
     """The tenant's data. Not thread-safe by itself: the Tenant's lock guards it.
@@ -99,6 +103,12 @@ class Store:
             keys.sort(key=lambda k: (self.orgs[k[1]][name], k[1]), reverse=direction == "-1")
         ids = [k[1] for k in keys]
         return Order(ids, keys, {oid: i for i, oid in enumerate(ids)})
+
+    def org_rank(self, sort: str | None = None) -> dict[str, int]:
+        """Each organization's position in `org_order(sort)`."""
+        order = self.org_order(sort)
+        size = len(self.orgs)
+        return self._cached(("orgs", f"rank:{sort}"), size, lambda: _rank(order.ids))
 
     def folded_org_names(self) -> dict[str, tuple[str, str]]:
         """Each organization's name and display name, case-folded: what the search compares,
