@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC
 
 from django.contrib import messages
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_htmx.http import reswap
@@ -99,3 +100,9 @@ def refuse(request: HttpRequest, message: str, *, status: int = 400) -> HttpResp
     if getattr(request, "htmx", False):
         return no_swap(status=status)
     return render(request, "refused.html", status=status)
+
+
+def refuse_form(request: HttpRequest, form: Form, outcome: str) -> HttpResponse:
+    """A form that did not validate: `outcome` ("Nothing was changed") and the form's errors."""
+    errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
+    return refuse(request, f"{outcome}: {errors}")

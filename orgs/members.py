@@ -87,17 +87,12 @@ def _roles_cell(
     return render(request, f"{DETAIL}#roles-cell", context)
 
 
-def _invalid(request: HtmxHttpRequest, form: MemberForm, outcome: str) -> HttpResponse:
-    errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
-    return flash.refuse(request, f"{outcome}: {errors}")
-
-
 @require_GET
 def member_roles(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     """A member's roles cell (also what Cancel in the role picker goes back to)."""
     form = MemberForm(request.GET)
     if not form.is_valid():
-        return _invalid(request, form, NOT_LOADED)
+        return flash.refuse_form(request, form, NOT_LOADED)
     if not request.htmx:  # a part of the organization page, not a page
         return redirect("orgs:detail", org_id)
     return _roles_cell(request, org_id, form.cleaned_data["user_id"])
@@ -111,7 +106,7 @@ def role_picker(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     Operators only, like the assignment it leads to: a viewer gets 403 and no upstream call."""
     form = MemberForm(request.GET)
     if not form.is_valid():
-        return _invalid(request, form, NOT_LOADED)
+        return flash.refuse_form(request, form, NOT_LOADED)
     if not request.htmx:  # a part of the organization page, not a page
         return redirect("orgs:detail", org_id)
     user_id = form.cleaned_data["user_id"]
@@ -248,7 +243,7 @@ def assign_roles(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     """Assign the picked roles, within Auth0's limit of 50 roles per member."""
     form = AssignRolesForm(request.POST)
     if not form.is_valid():
-        return _invalid(request, form, NOT_CHANGED)
+        return flash.refuse_form(request, form, NOT_CHANGED)
     user_id, picked = form.cleaned_data["user_id"], form.cleaned_data["roles"]
     try:
         current, plan, after = _assign(request, org_id, user_id, picked)
@@ -306,7 +301,7 @@ def remove_role(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     and say the name is unknown."""
     form = RemoveRoleForm(request.POST)
     if not form.is_valid():
-        return _invalid(request, form, NOT_CHANGED)
+        return flash.refuse_form(request, form, NOT_CHANGED)
     user_id, role_id = form.cleaned_data["user_id"], form.cleaned_data["role"]
     [role] = _known_roles([role_id])
     try:

@@ -22,8 +22,7 @@ def person(request: HtmxHttpRequest) -> HttpResponse:
     """One person (`?user_id=`, which may hold `|` and `/`) and their organizations."""
     form = MemberForm(request.GET)
     if not form.is_valid():
-        errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
-        return flash.refuse(request, f"Nothing was loaded: {errors}")
+        return flash.refuse_form(request, form, "Nothing was loaded")
     user_id = form.cleaned_data["user_id"]
     user: auth0.User | None = None
     organizations: list[auth0.Organization] = []

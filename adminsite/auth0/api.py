@@ -177,7 +177,8 @@ def get_organization_by_name(*, name: str) -> Organization:
     return models.organization(client.call("GET", f"/organizations/name/{segment}"))
 
 
-def _search_text(text: object) -> str:
+def check_search_text(text: object) -> str:
+    """The search text as it will be sent (stripped), or InvalidId saying why it cannot be."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidId("Type part of a name to search for.")
     needle = text.strip()
@@ -205,7 +206,7 @@ def search_organizations(
     consistent (a just-created organization may be missing).
     """
     # Reference: https://auth0.com/docs/api/management/v2/organizations/get-search
-    needle = _search_text(text)
+    needle = check_search_text(text)
     op = "co" if len(needle) >= SUBSTRING_MIN else "sw"
     literal = _scim_string(needle)
     params: list[tuple[str, str | int]] = [
