@@ -152,3 +152,13 @@ def test_person_page_screenshot(operator_page: Page, site: str, tmp_path) -> Non
     target = docs if os.environ.get("ORGDESK_SCREENSHOT") else tmp_path
     page.screenshot(path=target / "person.png")
     assert (target / "person.png").stat().st_size > 10_000
+
+
+def test_the_header_search_box_fits_a_phone(operator_page: Page, site: str) -> None:
+    """The box in the header must not push the page sideways at 390 px."""
+    page = operator_page
+    page.set_viewport_size({"width": 390, "height": 800})
+    for path in ("/orgs/", "/orgs/search/?q=jane%40acme.example"):
+        page.goto(site + path)
+        expect(page.get_by_role("searchbox", name="Search")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
