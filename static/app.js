@@ -1,10 +1,19 @@
-// Org Desk's own script (a file: the CSP allows no inline script).
-// - "/" puts the cursor in the header's search box, unless the person is typing in a field.
-// - Parts marked data-load-queue load a few at a time (each is one Management API call): their
-//   hx-trigger is "orgdesk:load", fired for at most MAX_LOADING of them at once.
+// Org Desk's own script (a file: the CSP allows no inline script). Each part is small and works
+// on the markup the server sends; without it every page still works, only less comfortably.
+//  1. Shortcuts: "/" search, "j"/"k" move through rows, Enter opens the focused row, Esc closes,
+//     "?" the help panel. None fires while typing in a field.
+//  2. Focus follows the work: a confirm step or the role picker takes focus, Esc or Cancel gives
+//     it back to the button that opened it, after a change focus goes to the changed row (or
+//     the next one), after paging to the first row.
+//  3. A running change owns its row: aria-busy, its controls disabled, "Saving…" in words; no
+//     other request may start from that row until Auth0 has answered.
+//  4. Messages are a stack of toasts: dismissible, successes fade, errors stay; the changed row
+//     shows the outcome for a few seconds.
+//  5. Parts marked data-load-queue load a few at a time (each is one Management API call).
 (function () {
   "use strict";
   var MAX_LOADING = 4;
+  var OUTCOME_MS = 6000;
 
   function typing(target) {
     if (!target || !target.tagName) return false;
@@ -12,15 +21,329 @@
     return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable;
   }
 
+  function focusOn(element) {
+    if (!element) return;
+    if (!element.matches("a[href], button, input, select, textarea, [tabindex]")) {
+      element.setAttribute("tabindex", "-1");
+    }
+    element.focus();
+    if (element.scrollIntoView) element.scrollIntoView({ block: "nearest" });
+  }
+
+  // --- 1. Shortcuts ------------------------------------------------------------------------
+
+  // The rows j/k move through: data rows of the page's tables and result lists.
+  function rows() {
+    var found = document.querySelectorAll("main table.grid > tbody > tr, main ul.results > li");
+    return Array.prototype.filter.call(found, function (row) {
+      return isRow(row) && row.getClientRects().length > 0;
+    });
+  }
+
+  // A row of data, not the line that says a table is empty.
+  function isRow(row) {
+    return !row.querySelector(":scope > td.empty");
+  }
+
+  function currentRow() {
+    var active = document.activeElement;
+    return active && active.closest ? active.closest("main table.grid > tbody > tr, main ul.results > li") : null;
+  }
+
+  function move(step) {
+    var all = rows();
+    if (!all.length) return;
+    var index = all.indexOf(currentRow());
+    var next = index + step;
+    if (index === -1) {
+      // Not on a row: the first row after the focus (after "Skip to members", a member), or
+      // the last one before it.
+      var here = document.activeElement && document.activeElement !== document.body ? document.activeElement : null;
+      var after = all.filter(function (row) {
+        return !here || here.compareDocumentPosition(row) & Node.DOCUMENT_POSITION_FOLLOWING;
+      });
+      next = step > 0 ? all.indexOf(after[0]) : all.indexOf(after[0]) - 1;
+      if (!after.length) next = all.length - 1;
+      if (next < 0) next = step > 0 ? 0 : all.length - 1;
+    }
+    focusOn(all[Math.max(0, Math.min(all.length - 1, next))]);
+  }
+
+  // What Enter opens on a focused row: its marked opener, else its first link.
+  function openRow(row) {
+    var opener = row.querySelector("[data-row-open]:not([disabled])") || row.querySelector("a[href]");
+    if (opener) opener.click();
+  }
+
+  function helpPanel() {
+    return document.getElementById("shortcuts");
+  }
+
+  function showHelp() {
+    var panel = helpPanel();
+    if (panel && !panel.open) panel.showModal();
+  }
+
+  // The open confirm step or role picker that Esc closes: the one holding focus, else the only one.
+  function openStep() {
+    var active = document.activeElement;
+    var holding = active && active.closest ? active.closest("[data-step]") : null;
+    if (holding) return holding;
+    var open = document.querySelectorAll("[data-step]");
+    return open.length === 1 ? open[0] : null;
+  }
+
+  function closeStep(step) {
+    var cancel = step.querySelector("[data-cancel]");
+    if (cancel && !cancel.disabled) cancel.click();
+  }
+
   document.addEventListener("keydown", function (event) {
-    if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+    var panel = helpPanel();
+    if (panel && panel.open) return; // the dialog handles its own keys (Esc closes it)
+    if (event.key === "Escape") {
+      var step = openStep();
+      if (step) {
+        event.preventDefault();
+        closeStep(step);
+      } else if (event.target.closest && event.target.closest("#messages .message")) {
+        event.preventDefault();
+        dismiss(event.target.closest(".message"));
+      }
+      return;
+    }
     if (typing(event.target)) return;
-    var box = document.getElementById("site-search");
-    if (!box) return;
+    if (event.key === "Enter" && event.target.matches && event.target.matches("tr, li")) {
+      if (event.target === currentRow()) {
+        event.preventDefault();
+        openRow(event.target);
+      }
+      return;
+    }
+    var action = { "/": "search", "?": "help", j: "next", k: "previous" }[event.key];
+    if (!action) return;
     event.preventDefault();
-    box.focus();
-    box.select();
+    if (action === "search") {
+      var box = document.getElementById("site-search");
+      if (box) {
+        box.focus();
+        box.select();
+      }
+    } else if (action === "help") {
+      showHelp();
+    } else {
+      move(action === "next" ? 1 : -1);
+    }
   });
+
+  document.addEventListener("click", function (event) {
+    var target = event.target.closest && event.target.closest("[data-show-help], [data-close-help]");
+    if (!target) return;
+    var panel = helpPanel();
+    if (!panel) return;
+    if (target.hasAttribute("data-show-help")) showHelp();
+    else panel.close();
+  });
+
+  // --- 2. and 3. Focus follows the work; a running change owns its row -----------------------
+
+  var contexts = new WeakMap(); // xhr → what the request started from
+  var openers = {}; // id of a row or cell showing a step → the hx-get of the button that opened it
+
+  function holder(element) {
+    return element.closest("tr[id], td[id]") || element.closest("tr");
+  }
+
+  function rowOf(element) {
+    return element.closest("main table.grid > tbody > tr");
+  }
+
+  function lock(row) {
+    row.setAttribute("aria-busy", "true");
+    var controls = row.querySelectorAll("button, input, select, textarea");
+    for (var i = 0; i < controls.length; i += 1) {
+      if (!controls[i].disabled) {
+        controls[i].disabled = true;
+        controls[i].setAttribute("data-locked", "");
+      }
+    }
+    var note = document.createElement("span");
+    note.className = "busy-note";
+    note.setAttribute("data-busy-note", "");
+    note.textContent = "Saving…";
+    var cells = row.querySelectorAll("td");
+    (cells[cells.length - 1] || row).appendChild(note);
+  }
+
+  function unlock(row) {
+    row.removeAttribute("aria-busy");
+    var locked = row.querySelectorAll("[data-locked]");
+    for (var i = 0; i < locked.length; i += 1) {
+      locked[i].disabled = false;
+      locked[i].removeAttribute("data-locked");
+    }
+    var notes = row.querySelectorAll("[data-busy-note]");
+    for (var j = 0; j < notes.length; j += 1) notes[j].remove();
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    var row = rowOf(elt);
+    if (row && row.getAttribute("aria-busy") === "true") {
+      event.preventDefault(); // the row's change is still running: nothing else starts from it
+      return;
+    }
+    var verb = (event.detail.requestConfig && event.detail.requestConfig.verb) || "get";
+    var place = holder(elt);
+    var context = {
+      elt: elt,
+      changing: verb !== "get",
+      place: place ? place.id : "",
+      row: row,
+      next: row && row.nextElementSibling,
+      previous: row && row.previousElementSibling,
+      table: row && row.closest("table"),
+      newest: document.querySelector("#messages .message"),
+      opener: elt.getAttribute("hx-get"),
+    };
+    contexts.set(event.detail.xhr, context);
+    if (context.changing && row) lock(row);
+  });
+
+  function afterStep(context) {
+    var shown = context.place && document.getElementById(context.place);
+    if (!shown || !shown.hasAttribute("data-step")) return false;
+    // A step opened: remember what opened it, then put focus on its first field or its Cancel.
+    if (!context.elt.hasAttribute("data-cancel")) openers[context.place] = context.opener;
+    focusOn(shown.querySelector("[data-autofocus]") || shown.querySelector("[data-cancel]"));
+    return true;
+  }
+
+  function afterCancel(context) {
+    var back = context.place && document.getElementById(context.place);
+    if (!back) return;
+    var url = openers[context.place];
+    delete openers[context.place];
+    var buttons = back.querySelectorAll("[hx-get]");
+    for (var i = 0; i < buttons.length; i += 1) {
+      if (buttons[i].getAttribute("hx-get") === url) return focusOn(buttons[i]);
+    }
+    focusOn(rowOf(back) || back);
+  }
+
+  function afterChange(context, xhr) {
+    var place = context.place && document.getElementById(context.place);
+    var row = (place && (rowOf(place) || place)) || (context.row && context.row.isConnected && context.row);
+    if (row) {
+      if (row.getAttribute("aria-busy")) unlock(row);
+      showOutcome(row, context, xhr);
+      focusOn(row);
+      return;
+    }
+    // The row is gone (removed): the next row, else the previous one, else the table.
+    var candidates = [context.next, context.previous, context.table];
+    for (var i = 0; i < candidates.length; i += 1) {
+      var candidate = candidates[i];
+      if (candidate && candidate.isConnected && (candidate.tagName !== "TR" || isRow(candidate))) {
+        return focusOn(candidate);
+      }
+    }
+  }
+
+  function afterPaging(context) {
+    var list = context.elt.closest("[data-paged]") || document.getElementById(context.place);
+    var target = context.elt.getAttribute("hx-target");
+    var part = target && target.charAt(0) === "#" ? document.querySelector(target) : list;
+    if (!part) return;
+    var first = part.querySelector("table.grid > tbody > tr");
+    focusOn(first && isRow(first) ? first : part.querySelector("caption") || part);
+  }
+
+  function settled(context, xhr, successful) {
+    if (context.changing) return afterChange(context, xhr);
+    if (!successful) return;
+    if (context.elt.hasAttribute("data-cancel")) return afterCancel(context);
+    if (context.elt.closest("nav.pager")) return afterPaging(context);
+    afterStep(context);
+  }
+
+  // htmx binds the new content's hx-* attributes when it settles (defaultSettleDelay after the
+  // swap): focus moves just after that, so that Enter on the focused button already works.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var xhr = event.detail.xhr;
+    var context = contexts.get(xhr);
+    fadeLater(document);
+    if (!context) return;
+    contexts.delete(xhr);
+    var successful = event.detail.successful;
+    var delay = ((window.htmx && window.htmx.config.defaultSettleDelay) || 0) + 1;
+    window.setTimeout(function () { settled(context, xhr, successful); }, delay);
+  });
+
+  // --- 4. Messages ---------------------------------------------------------------------------
+
+  function levelOf(message) {
+    var match = /message-(\w+)/.exec(message.className);
+    return match ? match[1] : "info";
+  }
+
+  // The newest messages that came with this answer decide what the row says for a moment.
+  function showOutcome(row, context, xhr) {
+    var levels = [];
+    var stack = document.querySelectorAll("#messages .message");
+    for (var i = 0; i < stack.length && stack[i] !== context.newest; i += 1) levels.push(levelOf(stack[i]));
+    var failed = xhr.status >= 400 || levels.indexOf("error") !== -1;
+    var word = failed ? "Not saved: see the message" : levels.indexOf("warning") !== -1 ? "See the message" : "Saved";
+    var old = row.querySelectorAll("[data-row-outcome]");
+    for (var j = 0; j < old.length; j += 1) old[j].remove();
+    var note = document.createElement("span");
+    note.className = "row-outcome " + (failed ? "row-outcome-error" : "row-outcome-ok");
+    note.setAttribute("data-row-outcome", "");
+    note.textContent = word;
+    var cells = row.querySelectorAll("td");
+    (cells[cells.length - 1] || row).appendChild(note);
+    window.setTimeout(function () { note.remove(); }, OUTCOME_MS);
+  }
+
+  function dismiss(message) {
+    if (!message || !message.isConnected) return;
+    var hadFocus = message.contains(document.activeElement);
+    var after = message.nextElementSibling || message.previousElementSibling;
+    message.remove();
+    if (hadFocus) {
+      var close = after && after.querySelector("[data-dismiss]");
+      focusOn(close || document.getElementById("main"));
+    }
+  }
+
+  // Successes and news fade after a while (not while the pointer or focus is on them); errors
+  // and warnings stay until dismissed.
+  function fadeLater(root) {
+    var stack = document.getElementById("messages");
+    if (!stack) return;
+    var delay = parseInt(stack.getAttribute("data-fade-ms") || "0", 10);
+    if (!delay) return;
+    var found = root.querySelectorAll ? root.querySelectorAll(".message-success, .message-info") : [];
+    if (root.matches && root.matches(".message-success, .message-info")) found = [root];
+    Array.prototype.forEach.call(found, function (message) {
+      if (message.hasAttribute("data-fading")) return;
+      message.setAttribute("data-fading", "");
+      (function wait() {
+        window.setTimeout(function () {
+          if (message.matches(":hover, :focus-within")) return wait();
+          dismiss(message);
+        }, delay);
+      })();
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-dismiss]");
+    if (button) dismiss(button.closest(".message"));
+  });
+
+  // --- 5. Parts that load a few at a time ----------------------------------------------------
 
   var waiting = [];
   var loading = 0;
@@ -58,6 +381,12 @@
   ["htmx:beforeSwap", "htmx:sendError", "htmx:timeout", "htmx:afterRequest"].forEach(function (name) {
     document.addEventListener(name, done);
   });
-  document.addEventListener("htmx:load", function (event) { queue(event.detail.elt); });
-  document.addEventListener("DOMContentLoaded", function () { queue(document); });
+  document.addEventListener("htmx:load", function (event) {
+    queue(event.detail.elt);
+    fadeLater(event.detail.elt);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    queue(document);
+    fadeLater(document);
+  });
 })();
