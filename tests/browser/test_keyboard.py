@@ -208,6 +208,36 @@ def test_paging_members_moves_focus_to_the_first_row(operator_page: Page, site: 
     expect(first).to_be_focused()
 
 
+def test_paging_organizations_moves_focus_to_the_first_row(operator_page: Page, site: str):
+    page = operator_page
+    rows = page.locator("#org-table tbody tr")
+    first_page = rows.first.inner_text()
+    page.get_by_role("link", name="Next →").focus()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"\?from="))
+    expect(rows.first).not_to_have_text(first_page)
+    expect(rows.first).to_be_focused()
+
+
+def test_audit_rows_open_with_enter(operator_page: Page, site: str, http_tenant):
+    page = operator_page
+    oid = open_org(page, site, "acme")
+    conn = first_connection(oid)
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Cancel")).to_be_focused()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Enter")
+    expect(message(page)).to_contain_text(conn.name)
+    page.goto(f"{site}/audit/")
+    page.wait_for_load_state()
+    page.keyboard.press("j")
+    entry = page.get_by_test_id("audit-entry").first
+    expect(entry).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/audit/\d+/$"))
+
+
 def test_tab_count_from_the_top_to_the_members_pager(operator_page: Page, site: str):
     page = operator_page
     big = org_id("big-co")
