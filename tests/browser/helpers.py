@@ -237,6 +237,7 @@ _SIDEWAYS_JS = """() => {
     offenders.push({
       tag: el.tagName.toLowerCase(),
       id: el.id,
+      testid: el.dataset.testid || "",
       cls: typeof el.className === "string" ? el.className : "",
       text: (el.textContent || "").replace(/\\s+/g, " ").trim().slice(0, 60),
       right: Math.round(r.right + window.scrollX),
@@ -263,5 +264,6 @@ def describe_sideways(where: str, found: dict[str, Any], top: int = 5) -> str:
     for o in offenders[:top]:
         name = o["tag"] + (f"#{o['id']}" if o["id"] else "")
         name += "".join(f".{c}" for c in o["cls"].split())
+        name += f'[data-testid="{o["testid"]}"]' if o["testid"] else ""
         lines.append(f"    - {name} right={o['right']} width={o['width']}  “{o['text']}”")
     return "\n".join(lines)
