@@ -75,6 +75,13 @@ test-fast: $(VENV)/.test
 bench: $(VENV)/.app
 	$(BIN)/python -m tests.perf.bench
 
+# Issue #12's figures in Debian's chromium, against the sandbox over HTTP: Tab presses from the
+# top of an organization page to the members pager's "Next →" (1280×900), and how far each page
+# and state of tests/browser/test_accessibility.py scrolls sideways at 390 px and at 320 px.
+.PHONY: a11y-figures
+a11y-figures: $(VENV)/.test system-deps
+	$(BIN)/python -m tests.perf.a11y_figures
+
 # 50 signed-in people on gunicorn (2 workers) and the sandbox over HTTP for 60 s, loopback only;
 # prints requests, errors and latency, and checks the audit log and the sandbox's final state.
 load: $(VENV)/.app

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
 
-from playwright.sync_api import Page, expect
+from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
+from playwright.sync_api import Locator, Page, expect
 
 from tests.helpers import org_id
 
@@ -29,3 +34,236 @@ def open_org(page: Page, site: str, name: str) -> str:
 def message(page: Page):
     """The newest flash message (htmx adds new ones on top)."""
     return page.locator("#messages .message").first
+
+
+# --- Accessibility and layout (tests/browser/test_accessibility.py, tests/perf/a11y_figures.py) ---
+# Every page and state a support person meets, opened through the UI, each with what must be on
+# it; axe-core's verdict on a page; how far a page scrolls sideways and what sticks out.
+
+# (width, height) of the windows: a laptop, a phone, and a 1280×900 window at 400% zoom.
+DESKTOP = (1280, 900)
+PHONE = (390, 844)
+ZOOM_400 = (320, 225)
+
+
+@dataclass(frozen=True)
+class PageState:
+    """A page in one state: `open` gets there (signed in as an operator unless `signed_in` is
+    False) and returns the content that must be visible on it, already checked once."""
+
+    name: str
+    open: Callable[[Page, str], Locator]
+    signed_in: bool = True
+    expected_console_error: str | None = None  # e.g. the 404 page's own "status of 404"
+
+
+def _sign_in_page(page: Page, site: str) -> Locator:
+    page.goto(site + "/accounts/login/")
+    fields = page.get_by_label("Username").or_(page.get_by_label("Password"))
+    expect(fields).to_have_count(2)
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    return fields
+
+
+def _organization_list(page: Page, site: str) -> Locator:
+    page.goto(site + "/orgs/")
+    rows = page.locator("#org-table tbody tr")
+    expect(rows).to_have_count(50)
+    return rows
+
+
+def _rows_of_acme(page: Page, site: str) -> Locator:
+    open_org(page, site, "acme")
+    expect(page.locator("#member-list nav.pager")).to_be_visible()  # the whole first page is in
+    return page.get_by_test_id("connection-row").or_(page.get_by_test_id("member-row"))
+
+
+def _domain_level_confirm(page: Page, site: str) -> Locator:
+    _rows_of_acme(page, site)
+    first = page.get_by_test_id("connection-row").first
+    first.get_by_role("button", name=re.compile(r"domain-level…")).click()
+    confirm = page.get_by_test_id("confirm-domain-level")
+    expect(confirm).to_be_visible()
+    expect(confirm.get_by_role("button", name="Cancel")).to_be_visible()
+    return confirm
+
+
+def _remove_confirm(page: Page, site: str) -> Locator:
+    _rows_of_acme(page, site)
+    page.get_by_test_id("connection-row").first.get_by_role("button", name="Remove…").click()
+    confirm = page.get_by_test_id("confirm-remove")
+    expect(confirm).to_be_visible()
+    expect(confirm.get_by_role("button", name="Remove the connection")).to_be_visible()
+    return confirm
+
+
+def _open_role_picker(page: Page, site: str) -> Locator:
+    _rows_of_acme(page, site)
+    row = page.get_by_test_id("member-row").first
+    row.get_by_role("button", name="Add roles…").click()
+    options = row.get_by_test_id("role-picker").locator(".role-options label")
+    expect(options.first).to_be_visible()
+    return options
+
+
+def _search_results(text: str) -> Callable[[Page, str], Locator]:
+    def opened(page: Page, site: str) -> Locator:
+        page.goto(f"{site}/orgs/search/?q={quote(text, safe='')}")
+        results = page.get_by_test_id("search-results").get_by_role("link")
+        expect(results.first).to_be_visible()
+        return results
+
+    return opened
+
+
+def _person(url: str) -> Callable[[Page, str], Locator]:
+    """A person's page (a URL path, or a search that opens one); waits for every roles cell."""
+
+    def opened(page: Page, site: str) -> Locator:
+        page.goto(site + url)
+        rows = page.get_by_test_id("person-organization")
+        expect(rows.first).to_be_visible()
+        expect(rows.get_by_test_id("roles-cell")).to_have_count(rows.count())
+        return page.get_by_test_id("person").or_(rows)
+
+    return opened
+
+
+JANE_DOE = "samlp|acme-saml|jane/doe@acme.example"  # a seeded member of Acme (and kabushiki)
+
+
+def assign_a_role_through_the_ui(page: Page, site: str) -> None:
+    """A change for the audit log: Jane Doe in Acme gets the first role she does not have."""
+    _rows_of_acme(page, site)
+    row = page.get_by_test_id("member-row").filter(has_text=JANE_DOE)
+    row.get_by_role("button", name="Add roles…").click()
+    picker = row.get_by_test_id("role-picker")
+    picker.locator(".role-options input[type=checkbox]:not([disabled])").first.check()
+    picker.get_by_role("button", name="Assign selected roles").click()
+    expect(message(page)).to_contain_text("Assigned")
+
+
+def _audit_list(page: Page, site: str) -> Locator:
+    assign_a_role_through_the_ui(page, site)
+    page.get_by_test_id("nav-audit").click()
+    entries = page.get_by_test_id("audit-entry")
+    expect(entries.first).to_contain_text("Assign roles")
+    expect(entries.first).to_contain_text(JANE_DOE)
+    return entries
+
+
+def _audit_detail(page: Page, site: str) -> Locator:
+    entries = _audit_list(page, site)
+    entries.first.locator("td.actions a").click()
+    detail = page.get_by_test_id("audit-detail")
+    expect(detail).to_contain_text(JANE_DOE)
+    return detail
+
+
+def _not_found(page: Page, site: str) -> Locator:
+    page.goto(site + "/no-such-page/")
+    heading = page.get_by_role("heading", name="Not found (404)")
+    expect(heading).to_be_visible()
+    return heading
+
+
+PAGE_STATES: tuple[PageState, ...] = (
+    PageState("sign-in", _sign_in_page, signed_in=False),
+    PageState("organization-list", _organization_list),
+    PageState("organization", _rows_of_acme),
+    PageState("organization-domain-level-confirm", _domain_level_confirm),
+    PageState("organization-remove-confirm", _remove_confirm),
+    PageState("organization-role-picker", _open_role_picker),
+    PageState("search-name", _search_results("acme")),
+    PageState("search-shared-email", _search_results("sam.lee@shared.example")),
+    # One account has this email: the search opens that person's page.
+    PageState("search-email-one-person", _person("/orgs/search/?q=jane%40acme.example")),
+    PageState("person", _person("/orgs/people/?user_id=" + quote(JANE_DOE, safe=""))),
+    PageState("audit-list", _audit_list),
+    PageState("audit-detail", _audit_detail),
+    PageState("not-found", _not_found, expected_console_error="status of 404"),
+)
+
+
+def set_window(page: Page, size: tuple[int, int]) -> None:
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+
+
+def hidden_among(content: Locator) -> tuple[int, int]:
+    """(how many, how many of them have no box): what must be visible really is."""
+    return content.count(), content.evaluate_all(
+        "els => els.filter(e => e.getClientRects().length === 0).length"
+    )
+
+
+_AXE = Axe()
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's violations on the page as it is now, every rule axe runs by default."""
+    return _AXE.run(page).response["violations"]
+
+
+def describe_violations(where: str, violations: list[dict[str, Any]]) -> str:
+    lines = [f"{where}: {len(violations)} axe rule(s) violated"]
+    for v in violations:
+        lines.append(f"  {v['id']} ({v['impact']}): {v['help']} [{v['helpUrl']}]")
+        for node in v["nodes"]:
+            target = " ".join(str(t) for t in node["target"])
+            html = " ".join(node["html"].split())
+            lines.append(f"    - {target}  {html[:160]}")
+    return "\n".join(lines)
+
+
+_SIDEWAYS_JS = """() => {
+  const root = document.documentElement;
+  const width = root.clientWidth;
+  // An element inside a box that scrolls or clips sideways does not widen the page.
+  const clipped = (el) => {
+    for (let p = el.parentElement; p && p !== document.body && p !== root; p = p.parentElement) {
+      if (getComputedStyle(p).overflowX !== "visible") return true;
+    }
+    return false;
+  };
+  const out = (el) => {
+    const r = el.getBoundingClientRect();
+    return (r.width > 0 || r.height > 0) && r.right + window.scrollX > width + 0.5 && !clipped(el);
+  };
+  const offenders = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    // The outermost ones: their parent fits (or is the body), so they are what sticks out.
+    if (!out(el) || (el.parentElement !== document.body && out(el.parentElement))) continue;
+    const r = el.getBoundingClientRect();
+    offenders.push({
+      tag: el.tagName.toLowerCase(),
+      id: el.id,
+      testid: el.dataset.testid || "",
+      cls: typeof el.className === "string" ? el.className : "",
+      text: (el.textContent || "").replace(/\\s+/g, " ").trim().slice(0, 60),
+      right: Math.round(r.right + window.scrollX),
+      width: Math.round(r.width),
+    });
+  }
+  offenders.sort((a, b) => b.right - a.right);
+  return {overflow: root.scrollWidth - width, width: width, offenders: offenders};
+}"""
+
+
+def sideways_scroll(page: Page) -> dict[str, Any]:
+    """How far the page scrolls sideways (scrollWidth − clientWidth, px) and the outermost
+    elements past the viewport's right edge, furthest first."""
+    return page.evaluate(_SIDEWAYS_JS)
+
+
+def describe_sideways(where: str, found: dict[str, Any], top: int = 5) -> str:
+    offenders = found["offenders"]
+    lines = [
+        f"{where}: scrolls {found['overflow']} px sideways "
+        f"({len(offenders)} element(s) stick out past {found['width']} px; widest {top}):"
+    ]
+    for o in offenders[:top]:
+        name = o["tag"] + (f"#{o['id']}" if o["id"] else "")
+        name += "".join(f".{c}" for c in o["cls"].split())
+        name += f'[data-testid="{o["testid"]}"]' if o["testid"] else ""
+        lines.append(f"    - {name} right={o['right']} width={o['width']}  “{o['text']}”")
+    return "\n".join(lines)
