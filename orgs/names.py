@@ -28,7 +28,7 @@ from adminsite import auth0
 
 TTL = 24 * 3600  # renamed roles and people: every page that shows them refreshes the name
 MAX_ROLES = 2000  # bound each cached value; the oldest names are forgotten first
-MAX_PEOPLE = 1000  # 20 pages of members; kept small, as the members part reads it every time
+MAX_PEOPLE = 500  # 10 pages of members: the members part reads (unpickles) it on every view
 MAX_TEXT = 120  # characters kept of a name or an email (Auth0's may run to thousands)
 UNKNOWN = "name unknown to Org Desk"
 
