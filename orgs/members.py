@@ -2,7 +2,8 @@
 their roles: the role picker, assigning roles (within Auth0's 50 per member) and removing one.
 
 Role changes are recorded in the audit log (adminsite.audit.recording), attempts that fail
-included; the names in entries and messages come from Auth0's answers (orgs.role_names).
+included; the names of roles and people in entries and messages come from Auth0's answers
+(orgs.names), never from the browser.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from adminsite.audit import recording as audit
 from adminsite.audit.models import Action
 from adminsite.http import HtmxHttpRequest
 from adminsite.permissions import operator_required
-from orgs import paging, role_names
+from orgs import names, paging
 from orgs.forms import MAX_ROLES_PER_MEMBER, AssignRolesForm, MemberForm, RemoveRoleForm
 
 DETAIL = "orgs/organization_detail.html"
@@ -49,7 +50,7 @@ def member_list(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="organization")
         failed = True
-    role_names.remember(r for m in members for r in m.roles)
+    names.remember(roles=(r for m in members for r in m.roles), people=members)
     if not email:
         previous = paging.previous_cursor(request, f"member_pages:{org_id}", cursor, nxt)
     context = {
@@ -82,7 +83,7 @@ def _roles_cell(
         except auth0.Auth0Error as exc:
             flash.report(request, exc, subject="member")
             return flash.no_swap()
-        role_names.remember(roles)
+        names.remember(roles=roles)
     context = {"org_id": org_id, "member": {"user_id": user_id, "roles": roles}}
     return render(request, f"{DETAIL}#roles-cell", context)
 
@@ -120,7 +121,7 @@ def role_picker(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="member")
         return flash.no_swap()
-    role_names.remember([*roles, *current])
+    names.remember(roles=[*roles, *current])
     if not only_options:  # what an assignment from this picker starts from (audit, limit)
         audit.stash_member_roles(request, org_id, user_id, current)
     if only_options:  # the roles the picker showed as assigned: only well-formed ids count
@@ -143,9 +144,9 @@ def _role_list(roles: list[auth0.Role]) -> list[dict[str, str]]:
     return [{"id": r.id, "name": r.name} for r in roles]
 
 
-def _known_roles(role_ids: list[str]) -> list[dict[str, str]]:
+def _known_roles(known: names.Known, role_ids: list[str]) -> list[dict[str, str]]:
     """Role ids with the names Auth0 last sent Org Desk ("" when unknown), never posted ones."""
-    return [{"id": r, "name": role_names.name_of(r)} for r in role_ids]
+    return [{"id": r, "name": known.role_name(r)} for r in role_ids]
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,12 +183,20 @@ def plan_assignment(
     return Assignment(new)
 
 
-def assigned_message(user_id: str, new: list[str], after: list[auth0.Role] | None) -> str:
-    """The success message of an assignment: the new roles by the names Auth0 gave, if read."""
+def _count(n: int) -> str:
+    return f"{n} role" if n == 1 else f"{n} roles"
+
+
+def assigned_message(person: str, new: list[str], after: list[auth0.Role] | None) -> str:
+    """The success message of an assignment to `person` (names.person_label): the new roles
+    by the names Auth0 gave, if the roles after were read."""
+    assigned = [names.role_label(r.id, r.name) for r in after or [] if r.id in new]
     if after is None:
-        return f"Assigned {len(new)} role(s) to {user_id}; reload to see them."
-    names = ", ".join(r.name for r in after if r.id in new)
-    return f"Assigned {names or len(new)} to {user_id}."
+        return f"Assigned {_count(len(new))} to {person}; reload to see them."
+    if not assigned:
+        return f"Assigned {_count(len(new))} to {person}."
+    what = "the role" if len(assigned) == 1 else "the roles"
+    return f"Assigned {what} {', '.join(assigned)} to {person}."
 
 
 def _roles_before_assigning(
@@ -203,7 +212,7 @@ def _roles_before_assigning(
 
 
 def _assign(
-    request: HtmxHttpRequest, org_id: str, user_id: str, picked: list[str]
+    request: HtmxHttpRequest, org_id: str, user_id: str, picked: list[str], known: names.Known
 ) -> tuple[list[auth0.Role], Assignment, list[auth0.Role] | None]:
     """Assign the picked roles the member lacks, recorded in the audit log.
 
@@ -214,7 +223,7 @@ def _assign(
         action=Action.ASSIGN_ROLES,
         org_id=org_id,
         member_id=user_id,
-        roles=_known_roles(picked),
+        roles=_known_roles(known, picked),
         requested={"roles": picked},
     ) as entry:
         current = _roles_before_assigning(request, org_id, user_id)
@@ -227,7 +236,7 @@ def _assign(
             return current, plan, None
         auth0.assign_member_roles(org_id=org_id, user_id=user_id, role_ids=plan.new)
         entry.succeeded()
-        entry.roles = _known_roles(plan.new)
+        entry.roles = _known_roles(known, plan.new)
         try:  # refresh what changed (the one extra call); it also names the roles
             after = auth0.get_member_roles(org_id=org_id, user_id=user_id)
         except auth0.Auth0Error:
@@ -245,8 +254,9 @@ def assign_roles(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     if not form.is_valid():
         return flash.refuse_form(request, form, NOT_CHANGED)
     user_id, picked = form.cleaned_data["user_id"], form.cleaned_data["roles"]
+    known = names.known()  # names as Auth0 last sent them, one cache read
     try:
-        current, plan, after = _assign(request, org_id, user_id, picked)
+        current, plan, after = _assign(request, org_id, user_id, picked, known)
     except auth0.InvalidId as exc:
         return flash.refuse(request, f"{NOT_CHANGED}: {exc}")
     except auth0.Auth0Error as exc:
@@ -255,10 +265,10 @@ def assign_roles(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     if plan.refused:  # an error when something could not be added, news when nothing was new
         (messages.error if plan.new else messages.info)(request, plan.refusal)
         return _roles_cell(request, org_id, user_id, current)
-    messages.success(request, assigned_message(user_id, plan.new, after))
+    messages.success(request, assigned_message(known.person_label(user_id), plan.new, after))
     if after is None:
         return flash.no_swap()
-    role_names.remember(after)
+    names.remember(roles=after)
     return _roles_cell(request, org_id, user_id, after)
 
 
@@ -296,14 +306,15 @@ def _remove(
 def remove_role(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     """Remove one role from a member.
 
-    Only the ids are taken from the form. The role's name in the audit entry and the message is
-    the one Auth0 last sent Org Desk (orgs.role_names); when there is none, they show the id
-    and say the name is unknown."""
+    Only the ids are taken from the form. The names of the role (in the audit entry and the
+    message) and of the member (in the message) are the ones Auth0 last sent Org Desk
+    (orgs.names); when there are none, the message shows the id and says the name is unknown."""
     form = RemoveRoleForm(request.POST)
     if not form.is_valid():
         return flash.refuse_form(request, form, NOT_CHANGED)
     user_id, role_id = form.cleaned_data["user_id"], form.cleaned_data["role"]
-    [role] = _known_roles([role_id])
+    known = names.known()  # names as Auth0 last sent them, one cache read
+    [role] = _known_roles(known, [role_id])
     try:
         after = _remove(request, org_id, user_id, role)
     except auth0.InvalidId as exc:
@@ -311,9 +322,9 @@ def remove_role(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="member", changing=True)
         return flash.no_swap()
-    label = role_names.label(role_id, role["name"])
-    messages.success(request, f"Removed the role {label} from {user_id}.")
+    label, person = names.role_label(role_id, role["name"]), known.person_label(user_id)
+    messages.success(request, f"Removed the role {label} from {person}.")
     if after is None:
         return flash.no_swap()
-    role_names.remember(after)
+    names.remember(roles=after)
     return _roles_cell(request, org_id, user_id, after)

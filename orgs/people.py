@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 
 from adminsite import auth0, flash
 from adminsite.http import HtmxHttpRequest
+from orgs import names
 from orgs.forms import MemberForm
 
 
@@ -38,6 +39,8 @@ def person(request: HtmxHttpRequest) -> HttpResponse:
             flash.report(request, exc, subject="member")
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="member")
+    if user is not None:  # names this person in later messages (orgs.names), for free
+        names.remember(people=[user])
     organizations.sort(key=lambda org: org.display_name.casefold())
     context = {"user_id": user_id, "person": user, "organizations": organizations}
     return render(request, "orgs/person.html", context)

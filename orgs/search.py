@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET
 
 from adminsite import auth0, flash
 from adminsite.http import HtmxHttpRequest
-from orgs import paging
+from orgs import names, paging
 
 TEMPLATE = "orgs/search.html"
 Kind = Literal["organization id", "email", "user id", "name"]
@@ -106,6 +106,7 @@ def _people(request: HtmxHttpRequest, email: str) -> HttpResponse:
         return flash.refuse(request, f"Nothing was searched: {exc}")
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="member")
+    names.remember(people=people)  # names them in later messages (orgs.names), for free
     if len(people) == 1:
         return redirect(person_url(people[0].user_id))
     context = {"q": email, "kind": "email", "people": people}

@@ -228,7 +228,7 @@ def test_assign_roles_records_roles_before_and_after(operator_client, tenant, ac
         {"user_id": MEMBER, "roles": [role.id]},
         headers=HTMX,
     )
-    assert f"Assigned {role.name}" in body(r)
+    assert f"Assigned the role {role.name} to " in body(r)
     assert [c["method"] for c in api_calls(tenant)] == ["GET", "POST", "GET"]
     entry = only_entry()
     assert (entry.action, entry.outcome, entry.member_id) == (

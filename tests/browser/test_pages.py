@@ -191,7 +191,8 @@ def test_f6_assign_and_remove_roles(
     picker.get_by_role("button", name="Assign selected roles").click()
     cell = row.get_by_test_id("roles-cell")
     expect(cell).to_contain_text(role.name)
-    expect(message(operator_page)).to_contain_text(f"Assigned {role.name} to {user_id}")
+    expect(message(operator_page)).to_contain_text(f"Assigned the role {role.name} to ")
+    expect(message(operator_page)).to_contain_text(f"{user_id})")  # the id, as detail
     assert role.id in {r.id for r in auth0.get_member_roles(org_id=oid, user_id=user_id)}
     posts = [m for m in mutations(http_tenant) if m["method"] == "POST"]
     assert posts and posts[-1]["json"] == {"roles": [role.id]}

@@ -40,8 +40,15 @@ def test_the_limit_is_a_parameter() -> None:
 
 def test_the_success_message_names_the_new_roles_as_auth0_read_them() -> None:
     after = [auth0.Role("rol_a", "Admin", ""), auth0.Role("rol_b", "Billing", "")]
-    assert assigned_message("auth0|1", ["rol_b"], after) == "Assigned Billing to auth0|1."
-    assert assigned_message("auth0|1", ["rol_c"], after) == "Assigned 1 to auth0|1."
-    assert assigned_message("auth0|1", ["rol_a", "rol_b"], None) == (
-        "Assigned 2 role(s) to auth0|1; reload to see them."
+    jane = "Jane Smith (jane@acme.example · auth0|1)"
+    assert assigned_message(jane, ["rol_b"], after) == (
+        "Assigned the role Billing to Jane Smith (jane@acme.example · auth0|1)."
+    )
+    assert assigned_message(jane, ["rol_a", "rol_b"], after) == (
+        "Assigned the roles Admin, Billing to Jane Smith (jane@acme.example · auth0|1)."
+    )
+    # Not among the roles read after (removed meanwhile): a count, never a bare number.
+    assert assigned_message(jane, ["rol_c"], after) == f"Assigned 1 role to {jane}."
+    assert assigned_message(jane, ["rol_a", "rol_b"], None) == (
+        f"Assigned 2 roles to {jane}; reload to see them."
     )

@@ -13,6 +13,7 @@ from django.urls import reverse
 from adminsite import auth0
 from adminsite.audit.models import AuditEntry
 from adminsite.templatetags.orgdesk import roles_cell_id
+from orgs import names
 from tests.helpers import HTMX, api_calls, mutations, org_id
 
 
@@ -171,7 +172,8 @@ def test_remove_role_names_the_role_as_auth0_did_not_as_posted(operator_client, 
         headers=HTMX,
     )
     answer = html.unescape(r.content.decode())
-    assert r.status_code == 200 and f"Removed the role admin from {member.user_id}." in answer
+    person = names.person_label(member.user_id, member.name, member.email)  # as listed
+    assert r.status_code == 200 and f"Removed the role admin from {person}." in answer
     assert "guest" not in answer
     [delete] = mutations(tenant)
     assert delete["json"] == {"roles": [role.id]}
@@ -192,7 +194,10 @@ def test_remove_role_of_unknown_name_shows_the_id_and_says_so(operator_client, t
         headers=HTMX,
     )
     answer = html.unescape(r.content.decode())
-    assert f"Removed the role {role.id} (name unknown to Org Desk) from" in answer
+    assert (
+        f"Removed the role {role.id} (name unknown to Org Desk) from {member.user_id} "
+        "(name unknown to Org Desk)." in answer  # no page named the member either
+    )
     assert "guest" not in answer and len(mutations(tenant)) == 1
     entry = AuditEntry.objects.get()
     assert entry.roles == [{"id": role.id, "name": ""}]
@@ -205,22 +210,20 @@ def test_remove_role_of_unknown_name_shows_the_id_and_says_so(operator_client, t
 def test_role_names_come_from_reads_already_made(operator_client, tenant, acme) -> None:
     """The picker's GET /roles names roles for a later removal; no extra upstream call, and a
     page seen again writes nothing to the cache."""
-    from orgs import role_names
-
     member, role = _role_named(tenant, acme, "billing-admin")
     tenant.clear_log()
     operator_client.get(
         reverse("orgs:role-picker", args=[acme]), {"user_id": member.user_id}, headers=HTMX
     )
     assert len(api_calls(tenant)) == 2  # GET /roles and the member's roles, as before
-    assert role_names.name_of(role.id) == "billing-admin"
+    assert names.known().role_name(role.id) == "billing-admin"
     writes = []
     for _ in range(2):
-        with patch.object(role_names.cache, "set", wraps=role_names.cache.set) as cache_set:
+        with patch.object(names.cache, "set_many", wraps=names.cache.set_many) as cache_set:
             operator_client.get(reverse("orgs:members", args=[acme]), headers=HTMX)
-        keys = [c.args[0] for c in cache_set.call_args_list]
-        writes.append(sum(key.startswith("orgs:role-names:") for key in keys))
-    assert writes[0] <= 1 and writes[1] == 0  # a page seen before writes nothing
+        calls = [c.args[0] for c in cache_set.call_args_list]
+        writes.append(sum(any(key.startswith("orgs:") for key in keys) for keys in calls))
+    assert writes == [1, 0]  # the people are new (one write), then a page seen before: none
 
 
 def test_assign_names_roles_from_auth0_not_from_the_form(operator_client, tenant, acme) -> None:
@@ -235,7 +238,10 @@ def test_assign_names_roles_from_auth0_not_from_the_form(operator_client, tenant
         {"user_id": member.user_id, "roles": [role_id], "role_name": "guest", "name": "guest"},
         headers=HTMX,
     )
-    assert f"Assigned support-lead to {member.user_id}." in html.unescape(r.content.decode())
+    answer = html.unescape(r.content.decode())
+    # The picker names roles, not people: the member is named by id, marked unknown.
+    assert f"Assigned the role support-lead to {member.user_id} (name unknown" in answer
+    assert "guest" not in answer
     entry = AuditEntry.objects.get()
     assert entry.roles == [{"id": role_id, "name": "support-lead"}]
     assert "guest" not in json.dumps([entry.roles, entry.before, entry.after, entry.requested])
