@@ -154,11 +154,21 @@ class Assignment:
     """What assigning the picked roles to a member does, decided before anything is sent."""
 
     new: list[str]  # the picked roles the member does not have yet, in the order picked
-    refusal: str = ""  # why nothing is sent to Auth0; "" when `new` is assigned
+    why_not: str = ""  # why nothing is sent to Auth0, with {who} for the member; "" when sent
 
     @property
     def refused(self) -> bool:
-        return bool(self.refusal)
+        return bool(self.why_not)
+
+    @property
+    def refusal(self) -> str:
+        """Why nothing was sent, naming nobody (the audit entry names the member by its id)."""
+        return self.refusal_for("the member")
+
+    def refusal_for(self, who: str) -> str:
+        """Why nothing was sent, naming the member as `who` (names.person_label)."""
+        text = self.why_not.format(who=who)
+        return text[:1].upper() + text[1:]
 
 
 def plan_assignment(
@@ -172,11 +182,11 @@ def plan_assignment(
     have = set(current)
     new = [r for r in picked if r not in have]
     if not new:
-        return Assignment(new, "The member already has every role you picked.")
+        return Assignment(new, "{who} already has every role you picked.")
     if len(current) + len(new) > limit:
         return Assignment(
             new,
-            f"Nothing was assigned: the member has {len(current)} roles in this organization "
+            f"Nothing was assigned: {{who}} has {len(current)} roles in this organization "
             f"and Auth0 allows at most {limit}. Pick at most {limit - len(current)}, "
             "or remove some roles first.",
         )
@@ -263,7 +273,8 @@ def assign_roles(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
         flash.report(request, exc, subject="member", changing=True)
         return flash.no_swap()
     if plan.refused:  # an error when something could not be added, news when nothing was new
-        (messages.error if plan.new else messages.info)(request, plan.refusal)
+        refusal = plan.refusal_for(known.person_label(user_id))
+        (messages.error if plan.new else messages.info)(request, refusal)
         return _roles_cell(request, org_id, user_id, current)
     messages.success(request, assigned_message(known.person_label(user_id), plan.new, after))
     if after is None:

@@ -52,3 +52,12 @@ def test_the_success_message_names_the_new_roles_as_auth0_read_them() -> None:
     assert assigned_message(jane, ["rol_a", "rol_b"], None) == (
         f"Assigned 2 roles to {jane}; reload to see them."
     )
+
+
+def test_the_refusal_names_the_person_it_is_about() -> None:
+    who = "Jane {Smith} (jane@acme.example · auth0|1)"  # braces in a name are only text
+    plan = plan_assignment(["rol_a"], ["rol_a"])
+    assert plan.refusal_for(who) == f"{who} already has every role you picked."
+    plan = plan_assignment(ids(50), ["rol_x"])
+    assert plan.refusal_for(who).startswith(f"Nothing was assigned: {who} has 50 roles")
+    assert plan.refusal.startswith("Nothing was assigned: the member has 50 roles")
