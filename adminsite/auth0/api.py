@@ -19,11 +19,16 @@ from django.conf import settings
 from django.core.cache import cache
 
 from . import client, models
-from .errors import InvalidId, NotFound
+from .errors import Auth0Error, BadRequest, Conflict, InvalidId, NotFound
 from .models import (
+    BatchFailure,
+    Client,
     Connection,
     EnabledConnection,
+    Invitation,
+    InvitationPage,
     Member,
+    MemberBatches,
     MemberPage,
     Organization,
     OrganizationPage,
@@ -54,6 +59,16 @@ ORG_ID = re.compile(r"org_[A-Za-z0-9]{1,46}")
 CONNECTION_ID = re.compile(r"con_[A-Za-z0-9]{1,46}")
 ROLE_ID = re.compile(r"rol_[A-Za-z0-9]{1,46}")
 ORG_NAME = re.compile(r"[a-z0-9_-]{1,50}")
+INVITATION_ID = re.compile(r"uinv_[A-Za-z0-9]{1,45}")
+# Auth0 generates 32 alphanumerics; `_` and `-` are allowed for ids a tenant was given by an
+# import. Nothing that could change a path or a query (no `/`, `.`, `%`, `?`, `#`).
+CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+MEMBERS_PER_CALL = 10  # Auth0: "a maximum of 10 members per organization per request"
+INVITATION_MAX_ROLES = 50  # Auth0: "Maximum of 50 roles per member"
+INVITATION_MAX_TTL = 2_592_000  # 30 days; 0 or absent means Auth0's default of 7 days
+INVITER_NAME_MAX = 300
+CLIENT_FIELDS = "client_id,name,app_type"
 
 
 # --- Validation --------------------------------------------------------------------------------
@@ -71,6 +86,14 @@ def _org(org_id: object) -> str:
 
 def _connection(connection_id: object) -> str:
     return _checked(CONNECTION_ID, connection_id, "connection id")
+
+
+def _invitation(invitation_id: object) -> str:
+    return _checked(INVITATION_ID, invitation_id, "invitation id")
+
+
+def _client_id(client_id: object) -> str:
+    return _checked(CLIENT_ID, client_id, "application (client) id")
 
 
 MAX_USER_ID = 255
@@ -244,11 +267,17 @@ def add_enabled_connection(
     *,
     org_id: str,
     connection_id: str,
-    assign_membership_on_login: bool,
-    show_as_button: bool,
-    is_signup_enabled: bool | None,
+    assign_membership_on_login: bool = False,
+    show_as_button: bool = True,
+    is_signup_enabled: bool | None = None,
 ) -> EnabledConnection:
-    """Enable a connection for the organization (201); is_signup_enabled omitted when None."""
+    """Enable a connection for the organization (201); is_signup_enabled omitted when None.
+
+    The defaults are Auth0's. Auth0 refuses (400 invalid_body) signup on a connection that is
+    not a database connection, or without membership on login; a connection that does not
+    exist is a 404, one already enabled a 409, and an organization has at most 10 (the 11th:
+    an error whose status Auth0 does not document; the sandbox answers 409).
+    """
     # Reference: https://auth0.com/docs/api/management/v2/organizations/post-enabled-connections
     path = f"/organizations/{_org(org_id)}/enabled_connections"
     _connection(connection_id)
@@ -260,6 +289,35 @@ def add_enabled_connection(
     if is_signup_enabled is not None:
         body["is_signup_enabled"] = bool(is_signup_enabled)
     return models.enabled_connection(client.call("POST", path, json_body=body))
+
+
+def update_enabled_connection(
+    *,
+    org_id: str,
+    connection_id: str,
+    assign_membership_on_login: bool | None = None,
+    show_as_button: bool | None = None,
+    is_signup_enabled: bool | None = None,
+) -> EnabledConnection:
+    """Change a connection's settings for this organization (200 with the whole result).
+
+    Only the settings given (not None) are sent; nothing given is InvalidId, without a call.
+    Auth0 judges the combination with the settings it already has: signup on a connection
+    that is not a database connection, or without membership on login, is a 400 with
+    Auth0's own sentence. `show_as_button` matters for enterprise connections (the login
+    prompt's button); Auth0 accepts and returns it for every kind.
+    """
+    # Reference: https://auth0.com/docs/api/management/v2/organizations/patch-enabled-connections-by-connection-id
+    path = f"/organizations/{_org(org_id)}/enabled_connections/{_connection(connection_id)}"
+    given = {
+        "assign_membership_on_login": assign_membership_on_login,
+        "show_as_button": show_as_button,
+        "is_signup_enabled": is_signup_enabled,
+    }
+    body = {key: bool(value) for key, value in given.items() if value is not None}
+    if not body:
+        raise InvalidId("Choose at least one setting to change.")
+    return models.enabled_connection(client.call("PATCH", path, json_body=body))
 
 
 def remove_enabled_connection(*, org_id: str, connection_id: str) -> None:
@@ -314,6 +372,14 @@ def domain_connection_index() -> dict[str, Connection]:
             break
     _index_to_cache(index, time.time() + INDEX_TTL)
     return index
+
+
+def list_connections() -> list[Connection]:
+    """Every tenant connection (id, name, strategy, domain level), by name: the choice of
+    connections to enable for an organization. The same read as domain_connection_index
+    (one `GET /connections` walk, cached 60 s), not a second one."""
+    index = domain_connection_index()
+    return sorted(index.values(), key=lambda c: (c.name.casefold(), c.id))
 
 
 def set_domain_connection(*, connection_id: str, enabled: bool) -> Connection:
@@ -439,6 +505,210 @@ def remove_member_roles(*, org_id: str, user_id: str, role_ids: list[str]) -> No
     # Reference: https://auth0.com/docs/api/management/v2/organizations/delete-organization-member-roles
     path = f"/organizations/{_org(org_id)}/members/{_user(user_id)}/roles"
     client.call("DELETE", path, json_body={"roles": _roles(role_ids)}, no_content=True)
+
+
+# --- Adding and removing members ----------------------------------------------------------------
+
+# A batch refused for what it contains (a user id Auth0 does not accept, say): the next batch
+# may well succeed. Any other failure (rate limit, credentials, scope, Auth0 down or an answer
+# lost) would stop the next batches too, or leave their outcome unknown: they are not sent.
+_BATCH_SPECIFIC: tuple[type[Auth0Error], ...] = (BadRequest, NotFound, Conflict)
+
+
+def _member_ids(user_ids: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    if isinstance(user_ids, str):
+        raise InvalidId("Give a list of user ids, not one string.")
+    ids = tuple(dict.fromkeys(user_ids))  # each once, in the order given
+    if not ids:
+        raise InvalidId("At least one user id is required.")
+    for user_id in ids:
+        _user(user_id)
+    return ids
+
+
+def _member_batches(
+    method: str, org_id: str, user_ids: list[str] | tuple[str, ...]
+) -> MemberBatches:
+    """Send `{"members": [...]}` in batches of 10 (Auth0's maximum per call), in order.
+
+    Everything is validated before the first call. When no batch was applied, the first
+    failure is raised as its typed error (so a missing scope or a rate limit reads as it
+    does everywhere else); otherwise the result tells which user ids were done, which
+    batches failed and why, and which were not sent.
+    """
+    path = f"/organizations/{_org(org_id)}/members"
+    ids = _member_ids(user_ids)
+    batches = [ids[i : i + MEMBERS_PER_CALL] for i in range(0, len(ids), MEMBERS_PER_CALL)]
+    done: list[str] = []
+    failed: list[BatchFailure] = []
+    not_sent: list[str] = []
+    for index, batch in enumerate(batches):
+        try:
+            client.call(method, path, json_body={"members": list(batch)}, no_content=True)
+        except Auth0Error as exc:
+            failed.append(BatchFailure(batch, exc))
+            if not isinstance(exc, _BATCH_SPECIFIC):
+                not_sent = [u for rest in batches[index + 1 :] for u in rest]
+                break
+            continue
+        done.extend(batch)
+    if failed and not done:
+        raise failed[0].error
+    return MemberBatches(ids, tuple(done), tuple(failed), tuple(not_sent))
+
+
+def add_members(*, org_id: str, user_ids: list[str] | tuple[str, ...]) -> MemberBatches:
+    """Make existing users members of the organization, 10 per call (204 each).
+
+    Adding someone who is already a member is not an error (Auth0 documents no 409 here).
+    A user who does not exist: Auth0 documents only 400 for a bad body; the sandbox answers
+    404 "The user does not exist." Either way that batch fails and the next ones are sent.
+    """
+    # Reference: https://auth0.com/docs/api/management/v2/organizations/post-members
+    # Reference: https://auth0.com/docs/manage-users/organizations/configure-organizations/assign-members
+    return _member_batches("POST", org_id, user_ids)
+
+
+def remove_members(*, org_id: str, user_ids: list[str] | tuple[str, ...]) -> MemberBatches:
+    """Remove members from the organization (and their roles in it), 10 per call (204 each).
+
+    Removing someone who is not a member is not an error. Member lists are eventually
+    consistent: a removed member may still be listed for a few seconds.
+    """
+    # Reference: https://auth0.com/docs/api/management/v2/organizations/delete-members
+    # Reference: https://auth0.com/docs/manage-users/organizations/configure-organizations/remove-members
+    return _member_batches("DELETE", org_id, user_ids)
+
+
+# --- Invitations -------------------------------------------------------------------------------
+
+
+def list_invitations(*, org_id: str, page: int = 0, per_page: int = PER_PAGE) -> InvitationPage:
+    """One offset page of the organization's invitations, newest first (Auth0's order),
+    expired ones included until Auth0 deletes them. Auth0 gives no total for invitations;
+    offset paging stops at 1,000 records, so there is no next page past that."""
+    # Reference: https://auth0.com/docs/api/management/v2/organizations/get-invitations
+    path = f"/organizations/{_org(org_id)}/invitations"
+    page, per_page = max(0, int(page)), _clamp(per_page)
+    if (page + 1) * per_page > MAX_OFFSET_PAGES * PER_PAGE:
+        raise InvalidId("Auth0 lists at most the first 1,000 invitations.")
+    params: list[tuple[str, str | int]] = [
+        ("page", page),
+        ("per_page", per_page),
+        ("include_totals", "true"),
+    ]
+    body = client.call("GET", path, params=params)
+    found = [models.invitation(i) for i in models.items(body, "invitations", "invitations")]
+    more = len(found) >= per_page and (page + 2) * per_page <= MAX_OFFSET_PAGES * PER_PAGE
+    return InvitationPage(found, page, page + 1 if more else None)
+
+
+def get_invitation(*, org_id: str, invitation_id: str) -> Invitation:
+    """One invitation (NotFound once it was revoked, accepted or deleted after expiring)."""
+    # Reference: https://auth0.com/docs/api/management/v2/organizations/get-invitations-by-invitation-id
+    path = f"/organizations/{_org(org_id)}/invitations/{_invitation(invitation_id)}"
+    return models.invitation(client.call("GET", path))
+
+
+def delete_invitation(*, org_id: str, invitation_id: str) -> None:
+    """Revoke an invitation (204); its link stops working."""
+    # Reference: https://auth0.com/docs/api/management/v2/organizations/delete-invitations-by-invitation-id
+    path = f"/organizations/{_org(org_id)}/invitations/{_invitation(invitation_id)}"
+    client.call("DELETE", path, no_content=True)
+
+
+def _invitee_email(email: object) -> str:
+    address = email.strip() if isinstance(email, str) else ""
+    local, _, domain = address.rpartition("@")
+    if (
+        not local
+        or not domain
+        or len(address) > MAX_EMAIL
+        or _controls(address)
+        or any(c.isspace() for c in address)
+    ):
+        raise InvalidId(f"{email!r:.60} is not an email address.")
+    return address
+
+
+def _inviter_name(name: object) -> str:
+    text = " ".join(name.split()) if isinstance(name, str) else ""
+    if not text or _controls(text):
+        raise InvalidId("Say who the invitation is from (the inviter's name).")
+    if len(text) > INVITER_NAME_MAX:
+        raise InvalidId(f"The inviter's name is longer than {INVITER_NAME_MAX} characters.")
+    return text
+
+
+def create_invitation(
+    *,
+    org_id: str,
+    inviter_name: str,
+    invitee_email: str,
+    client_id: str,
+    connection_id: str | None = None,
+    roles: list[str] | tuple[str, ...] = (),
+    ttl_sec: int | None = None,
+    send_invitation_email: bool = True,
+) -> Invitation:
+    """Invite someone by email to join the organization through an application (200/201).
+
+    Checked before any call (InvalidId): the ids, the email, the inviter's name (1-300
+    characters), at most 50 roles, and `ttl_sec` between 0 and 30 days (0 or None: Auth0's
+    7 days). Auth0 then refuses with 400 invalid_body an application or connection that does
+    not exist, a passwordless connection, unknown roles, or an application without a login
+    route (a machine-to-machine one: offer only `Client.accepts_invitations`).
+
+    Inviting someone who is already a member: Auth0 documents no refusal (the invitation is
+    by email, not by account), so one is created; check the members first if that matters.
+    """
+    # Reference: https://auth0.com/docs/api/management/v2/organizations/post-invitations
+    # Reference: https://auth0.com/docs/manage-users/organizations/configure-organizations/send-membership-invitations
+    path = f"/organizations/{_org(org_id)}/invitations"
+    body: dict[str, Any] = {
+        "inviter": {"name": _inviter_name(inviter_name)},
+        "invitee": {"email": _invitee_email(invitee_email)},
+        "client_id": client_id,
+    }
+    _client_id(client_id)
+    if connection_id is not None:
+        _connection(connection_id)
+        body["connection_id"] = connection_id
+    if isinstance(roles, str):
+        raise InvalidId("Give a list of role ids, not one string.")
+    role_ids = list(dict.fromkeys(roles))
+    if len(role_ids) > INVITATION_MAX_ROLES:
+        raise InvalidId(f"An invitation can carry at most {INVITATION_MAX_ROLES} roles.")
+    for role_id in role_ids:
+        _checked(ROLE_ID, role_id, "role id")
+    if role_ids:
+        body["roles"] = role_ids
+    if ttl_sec is not None:
+        if isinstance(ttl_sec, bool) or not isinstance(ttl_sec, int):
+            raise InvalidId("The invitation's lifetime must be a whole number of seconds.")
+        if not 0 <= ttl_sec <= INVITATION_MAX_TTL:
+            raise InvalidId("An invitation can be valid for at most 30 days (2,592,000 s).")
+        body["ttl_sec"] = ttl_sec
+    body["send_invitation_email"] = bool(send_invitation_email)
+    return models.invitation(client.call("POST", path, json_body=body))
+
+
+# --- Applications (clients) --------------------------------------------------------------------
+
+
+def list_clients() -> list[Client]:
+    """Every application of the tenant except the global "All Applications" one, with
+    name and type, walking offset pages of 50 (at most 1,000). Invitations should offer
+    only those whose `accepts_invitations` is true (not machine-to-machine ones)."""
+    # Reference: https://auth0.com/docs/api/management/v2/clients/get-clients
+    # client_id, app_type and name are readable with any of Auth0's client read scopes
+    # (read:clients, read:client_summary, ...).
+    params: list[tuple[str, str | int]] = [
+        ("fields", CLIENT_FIELDS),
+        ("include_fields", "true"),
+        ("is_global", "false"),
+    ]
+    return _offset_pages("/clients", "clients", models.client, params)
 
 
 # --- Users -------------------------------------------------------------------------------------

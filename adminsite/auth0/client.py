@@ -70,7 +70,7 @@ class Stats:
 # Path segments kept when naming an endpoint's rate-limit bucket; every other one is an id.
 _LITERAL_SEGMENTS = frozenset(
     {"api", "v2", "organizations", "name", "enabled_connections", "members", "roles"}
-    | {"connections", "users"}
+    | {"connections", "users", "invitations", "clients"}
 )
 
 

@@ -7,9 +7,10 @@ wrong type means the body is not what Auth0 sends, so it becomes Unavailable("ba
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from .errors import Unavailable
+from .errors import Auth0Error, Unavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,95 @@ class User:
 class MemberPage:
     members: list[Member]
     next: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchFailure:
+    """One batch of at most 10 user ids that Auth0 refused, or whose outcome is unknown
+    (`error` is an Unavailable: a timeout or dropped connection after the batch was sent)."""
+
+    user_ids: tuple[str, ...]
+    error: Auth0Error
+
+
+@dataclass(frozen=True, slots=True)
+class MemberBatches:
+    """What adding or removing members in batches of 10 did.
+
+    `done`: user ids in batches Auth0 answered 204. `failed`: batches refused (in order), each
+    with its typed error. `not_sent`: user ids in the batches after a failure that made going on
+    pointless (rate limit, credentials, scope, Auth0 down); the last failure says why.
+    "Added 20 of 23" is `len(done)` of `requested`.
+    """
+
+    requested: tuple[str, ...]
+    done: tuple[str, ...]
+    failed: tuple[BatchFailure, ...]
+    not_sent: tuple[str, ...]
+
+    @property
+    def complete(self) -> bool:
+        return not self.failed and not self.not_sent
+
+    @property
+    def stopped_by(self) -> Auth0Error | None:
+        """The failure that stopped the remaining batches from being sent, if any."""
+        return self.failed[-1].error if self.not_sent and self.failed else None
+
+
+@dataclass(frozen=True, slots=True)
+class Invitation:
+    """An invitation to join an organization. `connection_id` is "" when the invitee may
+    use any of the organization's connections; dates are None when Auth0 leaves them out."""
+
+    id: str
+    organization_id: str
+    invitee_email: str
+    inviter_name: str
+    client_id: str
+    connection_id: str
+    roles: tuple[str, ...]
+    invitation_url: str
+    ticket_id: str
+    created_at: datetime | None
+    expires_at: datetime | None
+
+    def expired(self, now: datetime | None = None) -> bool:
+        """Whether the invitation can no longer be accepted (Auth0 lists expired invitations
+        until it deletes them)."""
+        if self.expires_at is None:
+            return False
+        return self.expires_at <= (now or datetime.now(UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationPage:
+    """One offset page of invitations, newest first. Auth0 gives no total for invitations,
+    so `next_page` is the next page's number when this page was full, else None."""
+
+    invitations: list[Invitation]
+    page: int
+    next_page: int | None
+
+
+# Application types whose users sign in interactively: the only ones an invitation link can
+# bring someone into (a machine-to-machine application has no login route for a person).
+INTERACTIVE_APP_TYPES = frozenset({"regular_web", "spa", "native"})
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """An application of the tenant; `app_type` is "" when Auth0 has none for it."""
+
+    client_id: str
+    name: str
+    app_type: str
+
+    @property
+    def accepts_invitations(self) -> bool:
+        """Whether a person can be invited into this application (regular web, SPA, native).
+        Machine-to-machine and unknown types are not offered."""
+        return self.app_type in INTERACTIVE_APP_TYPES
 
 
 def bad_response(what: str) -> Unavailable:
@@ -201,4 +291,56 @@ def user(value: Any) -> User:
         email=_opt_str(data, "email", "user"),
         name=_opt_str(data, "name", "user"),
         connection=connection,
+    )
+
+
+def _opt_time(data: dict[str, Any], key: str, where: str) -> datetime | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise bad_response(f"{where}.{key} is not a string")
+    try:
+        stamp = datetime.fromisoformat(value)
+    except ValueError:
+        raise bad_response(f"{where}.{key} is not an ISO 8601 time") from None
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
+
+
+def invitation(value: Any) -> Invitation:
+    where = "invitation"
+    data = obj(value, where)
+    inviter = data.get("inviter")
+    invitee = data.get("invitee")
+    roles = data.get("roles")
+    if roles is not None and (
+        not isinstance(roles, list) or not all(isinstance(r, str) for r in roles)
+    ):
+        raise bad_response(f"{where}.roles is not a list of strings")
+    return Invitation(
+        id=_str(data, "id", where),
+        organization_id=_opt_str(data, "organization_id", where),
+        invitee_email=_opt_str(obj(invitee, f"{where}.invitee"), "email", f"{where}.invitee"),
+        inviter_name=(
+            _opt_str(obj(inviter, f"{where}.inviter"), "name", f"{where}.inviter")
+            if inviter is not None
+            else ""
+        ),
+        client_id=_opt_str(data, "client_id", where),
+        connection_id=_opt_str(data, "connection_id", where),
+        roles=tuple(roles or ()),
+        invitation_url=_opt_str(data, "invitation_url", where),
+        ticket_id=_opt_str(data, "ticket_id", where),
+        created_at=_opt_time(data, "created_at", where),
+        expires_at=_opt_time(data, "expires_at", where),
+    )
+
+
+def client(value: Any) -> Client:
+    data = obj(value, "client")
+    client_id = _str(data, "client_id", "client")
+    return Client(
+        client_id=client_id,
+        name=_opt_str(data, "name", "client") or client_id,
+        app_type=_opt_str(data, "app_type", "client"),
     )

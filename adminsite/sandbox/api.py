@@ -8,6 +8,13 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from .context import Ctx, Handler
+from .endpoints_invitations import (
+    create_invitation,
+    delete_invitation,
+    get_invitation,
+    list_clients,
+    list_invitations,
+)
 from .endpoints_members import (
     add_member_roles,
     add_members,
@@ -73,6 +80,14 @@ class Route:
 READ_ORGS = ("read:organizations", "read:organizations_summary")
 ORG_CONN = ("organizations", "{id}", "enabled_connections")
 MEMBER_ROLES = ("organizations", "{id}", "members", "{user_id}", "roles")
+INVITATIONS = ("organizations", "{id}", "invitations")
+# GET /clients takes any of these (docs: clients/get-clients); Org Desk asks for read:clients.
+READ_CLIENTS = (
+    "read:clients",
+    "read:client_keys",
+    "read:client_credentials",
+    "read:client_summary",
+)
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", ("organizations",), list_orgs, _fixed(READ_ORGS)),
@@ -108,6 +123,18 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "DELETE", MEMBER_ROLES, delete_member_roles, _fixed(("delete:organization_member_roles",))
     ),
+    Route("GET", INVITATIONS, list_invitations, _fixed(("read:organization_invitations",))),
+    Route("POST", INVITATIONS, create_invitation, _fixed(("create:organization_invitations",))),
+    Route(
+        "GET", (*INVITATIONS, "{iid}"), get_invitation, _fixed(("read:organization_invitations",))
+    ),
+    Route(
+        "DELETE",
+        (*INVITATIONS, "{iid}"),
+        delete_invitation,
+        _fixed(("delete:organization_invitations",)),
+    ),
+    Route("GET", ("clients",), list_clients, _fixed(READ_CLIENTS)),
     Route("GET", ("connections",), list_connections, _fixed(("read:connections",))),
     Route("GET", ("connections", "{cid}"), get_connection, _fixed(("read:connections",))),
     Route("PATCH", ("connections", "{cid}"), patch_connection, _patch_connection_scopes),

@@ -15,7 +15,12 @@ SIGNUP_RULE = (
     "Only database connections with assign_membership_on_login = true support "
     "is_signup_enabled = true."
 )
+# Auth0's entity limit is 10 enabled connections per organization; the status and message of
+# the refusal of an 11th are not documented (unverified): the sandbox answers 409, like the
+# other "no more" limit Auth0 documents (member roles).
 MAX_ORG_CONNECTIONS = 10
+# "You can send a maximum of 10 members per organization per request" (docs: assign-members).
+MAX_MEMBERS_PER_CALL = 10
 MAX_MEMBER_ROLES = 50
 MEMBER_FIELDS = ("user_id", "email", "picture", "name")
 

@@ -14,10 +14,12 @@ from typing import Any
 from .seed_data import (
     ACME_CONNECTIONS,
     ACME_PEOPLE,
+    CLIENTS,
     CONNECTIONS,
     FIRST,
     HOLDINGS_EVERY,
     HOSTILE_ROLE_DESCRIPTIONS,
+    INVITATIONS,
     LAST,
     NAMED_ORGS,
     RENAMED_ORGS,
@@ -68,6 +70,10 @@ class Store:
     member_roles: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     # org id -> {connection id: {assign_membership_on_login, show_as_button, is_signup_enabled}}
     enabled: dict[str, dict[str, dict[str, bool]]] = field(default_factory=dict)
+    # client id -> the application, as GET /clients answers it (no secrets are kept)
+    clients: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # org id -> {invitation id: the invitation, as Auth0 answers it}, in creation order
+    invitations: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     clock: datetime = EPOCH
     version: int = 0
     _orders: dict[tuple[str, str], tuple[tuple[int, int], Any]] = field(
@@ -301,7 +307,101 @@ def build(seed: int, organizations: int, big_org_members: int) -> Store:
                 store.members[oid][user_id] = _stamp(clock)
     clock = _search_fixtures(store, org_ids[len(NAMED_ORGS) :], clock)
     store.clock = EPOCH + timedelta(seconds=clock + 86400)
+    _applications_and_invitations(store, seed)
     return store
+
+
+def iso_z(moment: datetime) -> str:
+    """Auth0's timestamp format: `2023-01-25T17:49:32.656Z` (UTC, milliseconds)."""
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def new_invitation(
+    store: Store,
+    rng: random.Random,
+    oid: str,
+    *,
+    client_id: str,
+    inviter: str,
+    email: str,
+    created: datetime,
+    ttl_sec: int,
+    connection_id: str | None = None,
+    roles: list[str] | None = None,
+    app_metadata: dict[str, Any] | None = None,
+    user_metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Store an invitation with Auth0's shape (key order of the recorded answer) and return it.
+
+    The link is the application's login route with `invitation`, `organization` and
+    `organization_name`, as Auth0 builds it; optional keys are left out when not given."""
+    taken = {i for invs in store.invitations.values() for i in invs}
+    iid = _ident(rng, "uinv_", taken)
+    ticket = "".join(rng.choices(ALNUM, k=32))
+    login = store.clients[client_id]["initiate_login_uri"]
+    org = store.orgs[oid]
+    url = f"{login}?invitation={ticket}&organization={oid}&organization_name={org['name']}"
+    item: dict[str, Any] = {
+        "id": iid,
+        "client_id": client_id,
+        "inviter": {"name": inviter},
+        "invitee": {"email": email},
+        "invitation_url": url,
+        "ticket_id": ticket,
+        "created_at": iso_z(created),
+        "expires_at": iso_z(created + timedelta(seconds=ttl_sec)),
+        "organization_id": oid,
+    }
+    if connection_id:
+        item["connection_id"] = connection_id
+    if roles:
+        item["roles"] = list(roles)
+    if app_metadata:
+        item["app_metadata"] = copy.deepcopy(app_metadata)
+    if user_metadata:
+        item["user_metadata"] = copy.deepcopy(user_metadata)
+    store.invitations.setdefault(oid, {})[iid] = item
+    return item
+
+
+def _applications_and_invitations(store: Store, seed: int) -> None:
+    """Applications of several types and a few invitations (one expired), from a random
+    sequence of their own: the ids seeded before stay as they were. Invitation times are
+    relative to now, so that "expired" and "pending" stay true whenever the tenant is reset."""
+    rng = random.Random(f"{seed}:applications")
+    for name, app_type, login in CLIENTS:
+        client_id = "".join(rng.choices(ALNUM, k=32))
+        app: dict[str, Any] = {"client_id": client_id, "name": name}
+        if app_type is not None:
+            app["app_type"] = app_type
+        app["is_first_party"] = True
+        app["global"] = name == "All Applications"
+        if login:
+            app["initiate_login_uri"] = login
+        store.clients[client_id] = app
+    client_by_name = {c["name"]: cid for cid, c in store.clients.items()}
+    conn_by_name = {c["name"]: cid for cid, c in store.connections.items()}
+    role_by_name = {r["name"]: rid for rid, r in store.roles.items()}
+    now = datetime.now(UTC)
+    oldest_first = sorted(INVITATIONS, key=lambda row: -row[4])  # stored in creation order
+    for org_name, app_name, inviter, email, age_days, ttl_days, conn, roles in oldest_first:
+        oid = store.org_by_name.get(org_name)
+        if oid is None:
+            continue
+        new_invitation(
+            store,
+            rng,
+            oid,
+            client_id=client_by_name[app_name],
+            inviter=inviter,
+            email=email,
+            created=now - timedelta(days=age_days),
+            ttl_sec=int(ttl_days * 86400),
+            connection_id=conn_by_name[conn] if conn else None,
+            roles=[role_by_name[r] for r in roles],
+        )
 
 
 def _search_fixtures(store: Store, generated: list[str], clock: float) -> float:

@@ -159,6 +159,74 @@ ACME_CONNECTIONS = (  # name -> (assign_membership_on_login, show_as_button, is_
     ("acme-ad", False, True, False),
 )
 
+# --- applications (clients) and invitations -----------------------------------------------------
+
+# name, app_type (None: a legacy application without one), Application Login URI (the route an
+# invitation link opens; None: no login route, so Auth0 cannot build an invitation link)
+CLIENTS: list[tuple[str, str | None, str | None]] = [
+    (
+        "All Applications",
+        None,
+        None,
+    ),  # the tenant's global client (GET /clients?is_global=false hides it)
+    ("Acme Customer Portal", "regular_web", "https://portal.acme.example/login"),
+    ("Acme Dashboard", "spa", "https://app.acme.example/login"),
+    ("Acme Mobile", "native", "https://mobile.acme.example/login"),
+    ("Billing Sync (M2M)", "non_interactive", None),
+    ("Org Desk", "non_interactive", None),
+    (
+        "<b>Partner</b> Portal <script>alert('app')</script>",
+        "regular_web",
+        "https://partners.example/login",
+    ),
+    ("Legacy Intranet", None, "https://intranet.acme.example/login"),
+]
+# organization, application, inviter, invitee email, days since sent, lifetime in days,
+# connection (None: any), role names
+INVITATIONS: list[tuple[str, str, str, str, float, float, str | None, list[str]]] = [
+    (
+        "acme",
+        "Acme Customer Portal",
+        "Ana Souza",
+        "new.hire@acme.example",
+        1,
+        7,
+        None,
+        ["Support Agent"],
+    ),
+    (
+        "acme",
+        "Acme Dashboard",
+        "Ana Souza",
+        "contractor@partner.example",
+        3,
+        30,
+        "Username-Password-Authentication",
+        ["Billing Viewer", "Read Only"],
+    ),
+    (
+        "acme",
+        "Acme Customer Portal",
+        "<i>Mallory</i>",
+        "late.joiner@acme.example",
+        20,
+        7,
+        None,
+        [],
+    ),  # expired
+    ("acme", "Acme Mobile", "Ana Souza", "jane@acme.example", 0.5, 2, None, []),  # already a member
+    (
+        "kabushiki",
+        "Acme Dashboard",
+        "山田 太郎",
+        "tanaka@sample.example",
+        2,
+        14,
+        None,
+        ["Developer"],
+    ),
+]
+
 # --- roles --------------------------------------------------------------------------------------
 
 ROLE_AREAS = _words(
