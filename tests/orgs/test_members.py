@@ -401,8 +401,8 @@ def test_rows_escape_every_value_of_a_member() -> None:
     rendered = row.render({"member": member, "org_id": "org_abc", "is_operator": True})
     assert "<b>" not in rendered and "\"'&" not in rendered
     escaped = html.escape(hostile)
-    assert f"<td>{escaped}</td>" in rendered
-    assert f"<td>{escaped}@example.com</td>" in rendered
+    assert f'<td data-label="Member">{escaped}</td>' in rendered
+    assert f'<td data-label="Email">{escaped}@example.com</td>' in rendered
     assert f'<code class="muted">auth0|{escaped}</code>' in rendered
     assert f"Remove role {escaped}" in rendered
     [cell] = [a for t, a in _elements(rendered) if t == "td" and "hx-vals" in a]
@@ -411,4 +411,4 @@ def test_rows_escape_every_value_of_a_member() -> None:
     assert json.loads(chip["hx-vals"]) == {"role": f"rol_{hostile}"}
     empty = auth0.Member(user_id="auth0|y", email="", name="", picture="", roles=())
     viewer = row.render({"member": empty, "org_id": "org_abc", "is_operator": False})
-    assert viewer.count("<td>—</td>") == 2 and "No roles" in viewer
+    assert viewer.count(">—</td>") == 2 and "No roles" in viewer

@@ -127,7 +127,7 @@ def test_rows_escape_every_value_of_an_organization() -> None:
     escaped = html.escape(hostile)
     assert "<b>" not in rendered and "\"'&" not in rendered
     assert f">{escaped}</a></td>" in rendered
-    assert f"<td><code>{escaped}</code></td>" in rendered
+    assert f'<td data-label="Name"><code>{escaped}</code></td>' in rendered
     assert f'<code class="muted">org_/../{escaped}</code>' in rendered
     assert f'href="/orgs/{quote(org.id, safe="")}/"' in rendered
 
