@@ -35,6 +35,14 @@ def test_embedded_sandbox_banner_and_screenshot(
     expect(page.get_by_test_id("sandbox-banner")).to_be_visible()
     target = DOCS if os.environ.get("ORGDESK_SCREENSHOT") else tmp_path
     page.screenshot(path=target / "screenshot.png")
+    page.emulate_media(color_scheme="dark")
+    page.screenshot(path=target / "dark.png")
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(page.get_by_test_id("member-row").first).to_be_visible()
+    page.screenshot(path=target / "phone.png", full_page=False)
+    for name in ("screenshot.png", "dark.png", "phone.png"):
+        assert (target / name).stat().st_size > 10_000
     assert console_errors == []
 
 
