@@ -8,3 +8,9 @@ class AuditConfig(AppConfig):
     label = "audit"
     verbose_name = "Audit log"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from adminsite.audit import restorers, views
+        from adminsite.audit.models import Action
+
+        restorers.register(Action.REMOVE_CONNECTION, views.ConnectionRestorer())

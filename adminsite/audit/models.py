@@ -27,6 +27,16 @@ class Action(models.TextChoices):
     ASSIGN_ROLES = "assign_roles", "Assign roles"
     REMOVE_ROLE = "remove_role", "Remove role"
     RESTORE_CONNECTION = "restore_connection", "Restore connection"
+    ENABLE_CONNECTION = "enable_connection", "Enable connection"
+    UPDATE_CONNECTION = "update_connection", "Change connection settings"
+    ADD_MEMBERS = "add_members", "Add members"
+    REMOVE_MEMBER = "remove_member", "Remove member"
+    RESTORE_MEMBER = "restore_member", "Restore member"
+    INVITE = "invite", "Invite"
+    REVOKE_INVITATION = "revoke_invitation", "Revoke invitation"
+    RESEND_INVITATION = "resend_invitation", "Resend invitation"
+    RESTORE_INVITATION = "restore_invitation", "Restore invitation"
+    UNDO_REMOVE_ROLE = "undo_remove_role", "Undo role removal"
 
 
 class Outcome(models.TextChoices):
@@ -244,13 +254,10 @@ class AuditEntry(models.Model):
 
     @property
     def is_restorable(self) -> bool:
-        """A successful removal whose connection settings are known."""
-        return (
-            self.action == Action.REMOVE_CONNECTION
-            and self.outcome == Outcome.SUCCESS
-            and isinstance(self.before, dict)
-            and all(k in self.before for k in ("assign_membership_on_login", "show_as_button"))
-        )
+        """A successful removal its kind's Restorer can give back (adminsite.audit.restorers)."""
+        from adminsite.audit import restorers
+
+        return restorers.for_entry(self) is not None
 
 
 @checks.register()

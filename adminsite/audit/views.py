@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from adminsite import auth0, flash
 from adminsite.audit import recording as audit
+from adminsite.audit import restorers
 from adminsite.audit.models import Action, AuditEntry, Outcome, labelled
 from adminsite.permissions import operator_required
 
@@ -89,29 +90,32 @@ def _when(entry: AuditEntry) -> str:
     return f"{timezone.localtime(entry.created_at):%Y-%m-%d %H:%M:%S %Z}"
 
 
-def restore_refusal(done: AuditEntry | None, running: AuditEntry | None) -> str | None:
+def restore_refusal(
+    done: AuditEntry | None, running: AuditEntry | None, what: str = "connection"
+) -> str | None:
     """Why a removal may not be restored now: `done`, a restore of it that succeeded, or
     `running`, one still under way; None when neither stands in the way."""
     if done is not None:
         return (
-            f"This connection was already restored by {done.username} ({_when(done)}, audit "
+            f"This {what} was already restored by {done.username} ({_when(done)}, audit "
             f"entry #{done.pk}); nothing was sent to Auth0."
         )
     if running is not None:
         return (
-            f"A restore of this connection is already under way (started by "
+            f"A restore of this {what} is already under way (started by "
             f"{running.username} at {_when(running)}, audit entry #{running.pk}); nothing more "
             "was sent. Reload this page in a moment to see its outcome; if it still has none, "
-            "Org Desk stopped during that call: check the organization's connections, and "
-            "restore again if the connection is not there."
+            f"Org Desk stopped during that call: check the organization's {what}s, and "
+            f"restore again if the {what} is not there."
         )
     return None
 
 
-def _refusal(removal: AuditEntry) -> str | None:
+def _refusal(removal: AuditEntry, what: str) -> str | None:
     """Why this removal may not be restored now (already restored, or a restore under way)."""
     done = removal.restorations.filter(outcome=Outcome.SUCCESS).first()
-    return restore_refusal(done, None if done is not None else _restore_in_flight(removal))
+    running = None if done is not None else _restore_in_flight(removal)
+    return restore_refusal(done, running, what)
 
 
 class ConnectionSettings(TypedDict):
@@ -150,29 +154,63 @@ def why_not_restored(exc: auth0.Auth0Error, connection: str, org: str) -> str | 
     return None
 
 
-def _restore_attempt(
-    request: HttpRequest, removal: AuditEntry, settings_back: ConnectionSettings
-) -> audit.Recording:
-    """The audit entry of a restore, not yet written; names as Org Desk read them when removing
-    (the removal's before-state, the organization cache)."""
-    return audit.record(
-        request,
-        action=Action.RESTORE_CONNECTION,
-        org_id=removal.org_id,
-        org_name=removal.org_name,
-        connection_id=removal.connection_id,
-        connection_name=removal.known_connection_name,
-        before={"enabled": False},
-        requested=settings_back,
-        restores=removal,
-    )
+class ConnectionRestorer:
+    """A removed connection is enabled again with its former settings (POST
+    enabled_connections)."""
+
+    what = "connection"
+
+    def possible(self, removal: AuditEntry) -> bool:
+        return (
+            removal.action == Action.REMOVE_CONNECTION
+            and removal.outcome == Outcome.SUCCESS
+            and isinstance(removal.before, dict)
+            and all(k in removal.before for k in ("assign_membership_on_login", "show_as_button"))
+        )
+
+    def attempt(self, request: HttpRequest, removal: AuditEntry) -> audit.Recording:
+        """Names as Org Desk read them when removing (the removal's before-state, the
+        organization cache)."""
+        return audit.record(
+            request,
+            action=Action.RESTORE_CONNECTION,
+            org_id=removal.org_id,
+            org_name=removal.org_name,
+            connection_id=removal.connection_id,
+            connection_name=removal.known_connection_name,
+            before={"enabled": False},
+            requested=settings_to_restore(cast(dict[str, Any], removal.before)),
+            restores=removal,
+        )
+
+    def apply(self, request: HttpRequest, removal: AuditEntry, attempt: audit.Recording) -> None:
+        settings_back = settings_to_restore(cast(dict[str, Any], removal.before))
+        try:
+            with attempt:
+                enabled = auth0.add_enabled_connection(
+                    org_id=removal.org_id, connection_id=removal.connection_id, **settings_back
+                )
+                attempt.after = audit.connection_settings(enabled)
+        except auth0.Auth0Error as exc:
+            problem = why_not_restored(exc, removal.connection_label, removal.org_label)
+            if problem is None:
+                flash.report(request, exc, subject="connection", changing=True)
+            else:
+                messages.error(request, problem)
+            return
+        messages.success(
+            request,
+            f"Restored the connection {labelled(enabled.name, removal.connection_id)} to "
+            f"{removal.org_label} with its former settings (audit entry "
+            f"#{attempt.entry.pk if attempt.entry else '?'}).",
+        )
 
 
-def _open_unless_refused(removal: AuditEntry, attempt: audit.Recording) -> str | None:
+def _open_unless_refused(removal: AuditEntry, attempt: audit.Recording, what: str) -> str | None:
     """Check and write the attempt's pending entry under a lock on the removal's row; the
     refusal when the removal was restored already or a restore of it is under way."""
     with audit.locked(removal) as locked:
-        refused = _refusal(locked)
+        refused = _refusal(locked, what)
         if refused is None:
             attempt.open()
     return refused
@@ -181,40 +219,20 @@ def _open_unless_refused(removal: AuditEntry, attempt: audit.Recording) -> str |
 @require_POST
 @operator_required
 def restore(request: HttpRequest, pk: int) -> HttpResponse:
-    """Enable a removed connection again with its former settings (POST enabled_connections).
+    """Give back what a removal took (a connection, a member, an invitation): its kind's
+    Restorer (adminsite.audit.restorers) makes the call.
 
     The check and the attempt's pending entry happen under a lock on the removal's row, so of
     several requests at once exactly one calls Auth0; the others wait for the lock
     (milliseconds), then find that pending entry and say so."""
     entry = get_object_or_404(AuditEntry, pk=pk)
-    if not entry.is_restorable:
-        messages.error(
-            request,
-            "Only a successful removal of a connection can be restored; nothing was changed.",
-        )
+    restorer = restorers.for_entry(entry)
+    if restorer is None:
+        messages.error(request, "Only a successful removal can be restored; nothing was changed.")
         return redirect(entry)
-    # is_restorable checked it: a dict holding the connection's former settings.
-    settings_back = settings_to_restore(cast(dict[str, Any], entry.before))
-    attempt = _restore_attempt(request, entry, settings_back)
-    if (refused := _open_unless_refused(entry, attempt)) is not None:
+    attempt = restorer.attempt(request, entry)
+    if (refused := _open_unless_refused(entry, attempt, restorer.what)) is not None:
         messages.warning(request, refused)
         return redirect(entry)
-    try:
-        with attempt:
-            enabled = auth0.add_enabled_connection(
-                org_id=entry.org_id, connection_id=entry.connection_id, **settings_back
-            )
-            attempt.after = audit.connection_settings(enabled)
-    except auth0.Auth0Error as exc:
-        if (problem := why_not_restored(exc, entry.connection_label, entry.org_label)) is None:
-            flash.report(request, exc, subject="connection", changing=True)
-        else:
-            messages.error(request, problem)
-    else:
-        messages.success(
-            request,
-            f"Restored the connection {labelled(enabled.name, entry.connection_id)} to "
-            f"{entry.org_label} with its former settings (audit entry "
-            f"#{attempt.entry.pk if attempt.entry else '?'}).",
-        )
+    restorer.apply(request, entry, attempt)
     return redirect(entry)

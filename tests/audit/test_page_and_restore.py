@@ -213,7 +213,7 @@ def test_only_successful_removals_can_be_restored(operator_client, tenant, acme)
     tenant.clear_log()
     for entry in (failed, role):
         r = operator_client.post(reverse("audit:restore", args=[entry.pk]), follow=True)
-        assert "Only a successful removal of a connection can be restored" in body(r)
+        assert "Only a successful removal can be restored" in body(r)
     assert api_calls(tenant) == []
     assert operator_client.post(reverse("audit:restore", args=[999999])).status_code == 404
 
