@@ -6,3 +6,10 @@ from django.apps import AppConfig
 class OrgsConfig(AppConfig):
     name = "orgs"
     verbose_name = "Organizations and members"
+
+    def ready(self) -> None:
+        from adminsite.audit import restorers
+        from adminsite.audit.models import Action
+        from orgs.membership import MemberRestorer
+
+        restorers.register(Action.REMOVE_MEMBER, MemberRestorer())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 from django import forms
 
 from adminsite import auth0
@@ -54,3 +57,86 @@ class RemoveRoleForm(MemberForm):
         regex=rf"\A{auth0.ROLE_ID.pattern}\Z",
         error_messages={"invalid": "That is not a role id (rol_…)."},
     )
+
+
+# --- Adding members (orgs.membership) -----------------------------------------------------------
+
+MAX_ADD_LINES = auth0.MEMBERS_PER_CALL  # lines resolved per review: one Auth0 add call's worth
+MAX_LINE = 320  # characters of one pasted line (an email is at most 254, a user id 255)
+MAX_EMAIL = 254
+# Loose on purpose: Auth0 keeps internationalized addresses (sofia.müller@…); it is the lookup
+# that decides whether a user has it. No spaces, quotes, angle brackets or controls.
+_ATOM = r"[^@\s\"'<>()\[\]\\,;:\x00-\x1f\x7f]+"
+EMAIL = re.compile(rf"{_ATOM}@{_ATOM}\.{_ATOM}")
+SHOWN_LINE = 60  # characters of a line Org Desk could not read, when it names it back
+
+
+def line_kind(line: str) -> str:
+    """ "user_id" for an Auth0 user id (`provider|id`, as the search box reads them), "email" for
+    an email address, "" for anything else (never sent to Auth0)."""
+    if "|" in line:
+        return "user_id" if auth0.is_user_id(line) else ""
+    if len(line) > MAX_EMAIL or any(unicodedata.category(c)[0] in "CZ" for c in line):
+        return ""  # controls, format characters (bidi overrides) and spaces
+    return "email" if EMAIL.fullmatch(line) else ""
+
+
+def shown_line(line: str) -> str:
+    """A pasted line as messages and the confirm step may show it: printable, and short."""
+    text = "".join(c if c.isprintable() else "\ufffd" for c in line)
+    return text if len(text) <= SHOWN_LINE else text[: SHOWN_LINE - 1] + "…"
+
+
+class AddMembersForm(forms.Form):
+    """The add form: one email or user id per line (at most 10), and roles to give them."""
+
+    lines = forms.CharField(
+        widget=forms.Textarea,
+        max_length=MAX_ADD_LINES * (MAX_LINE + 2) + 200,
+        strip=False,
+        error_messages={
+            "required": "Paste at least one email or user id.",
+            "max_length": f"Paste at most {MAX_ADD_LINES} emails or user ids.",
+        },
+    )
+    roles = RoleIdsField(required=False)
+
+    def clean_lines(self) -> list[str]:
+        """The non-empty lines, each once, in order; no more than one add call's worth."""
+        text: str = self.cleaned_data["lines"]
+        lines = list(dict.fromkeys(ln.strip() for ln in text.splitlines() if ln.strip()))
+        if not lines:
+            raise forms.ValidationError("Paste at least one email or user id.")
+        if len(lines) > MAX_ADD_LINES:
+            raise forms.ValidationError(
+                f"Paste at most {MAX_ADD_LINES} emails or user ids at a time (you pasted "
+                f"{len(lines)}): each is looked up in Auth0 before the confirm step. Adding "
+                "more at once is planned (bulk add, issue #15)."
+            )
+        return [ln[:MAX_LINE] for ln in lines]
+
+
+class UserIdsField(forms.MultipleChoiceField):
+    """User ids ticked in a list Org Desk showed: well-formed ones, each once, at most 10."""
+
+    default_error_messages = {"invalid_choice": "Tick people from the list."}
+
+    def valid_value(self, value: str) -> bool:
+        return auth0.is_user_id(value)
+
+    def clean(self, value: object) -> list[str]:
+        ids = list(dict.fromkeys(super().clean(value)))
+        if len(ids) > MAX_ADD_LINES:
+            raise forms.ValidationError(f"Tick at most {MAX_ADD_LINES} people at a time.")
+        return ids
+
+
+class ConfirmAddForm(forms.Form):
+    """The confirm step: the review it confirms (a key to what Org Desk read) and the people
+    ticked there (user ids, checked again against that review)."""
+
+    review = forms.RegexField(
+        regex=r"\A[0-9a-f]{32}\Z",
+        error_messages={"invalid": "That confirm step is not valid; review the list again."},
+    )
+    user_id = UserIdsField(error_messages={"required": "Tick at least one person to add."})

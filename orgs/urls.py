@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from orgs import members, organizations, people, search
+from orgs import members, membership, organizations, people, search
 
 app_name = "orgs"
 
@@ -20,6 +20,12 @@ member_urls = [
     path("<org_id:org_id>/members/roles/picker/", members.role_picker, name="role-picker"),
     path("<org_id:org_id>/members/roles/assign/", members.assign_roles, name="assign-roles"),
     path("<org_id:org_id>/members/roles/remove/", members.remove_role, name="remove-role"),
+    # Adding and removing members (orgs.membership)
+    path("<org_id:org_id>/members/add/form/", membership.add_form, name="add-members-form"),
+    path("<org_id:org_id>/members/add/review/", membership.add_review, name="add-members-review"),
+    path("<org_id:org_id>/members/add/", membership.add_members, name="add-members"),
+    path("<org_id:org_id>/members/row/", membership.member_row, name="member-row"),
+    path("<org_id:org_id>/members/remove/", membership.remove_member, name="remove-member"),
 ]
 
 # One search box (organization id, email, user id or part of a name) and a person's page.

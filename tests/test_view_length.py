@@ -20,6 +20,7 @@ VIEW_MODULES = (
     "adminsite/audit/views.py",
     "connections/views.py",
     "orgs/members.py",
+    "orgs/membership.py",
     "orgs/organizations.py",
     "orgs/people.py",
     "orgs/search.py",

@@ -75,6 +75,12 @@ STATE_LABELS = {
     "had_role": "Had the role",
     "enabled": "Enabled in the organization",
     "remove_connection": "Remove connection",
+    # members (orgs.membership)
+    "member": "Member",
+    "members": "Members",
+    "added": "Added",
+    "batches": "Batches of at most 10",
+    "roles_not_given": "Roles not given to",
 }
 
 
@@ -83,11 +89,23 @@ def _shown(key: str, value: Any) -> str:
         return "n/a (not a database connection)" if key == "is_signup_enabled" else "unknown"
     if isinstance(value, bool):
         return "Yes" if value else "No"
+    if isinstance(value, dict) and "user_id" in value:  # a person: {"user_id", "name", "email"}
+        return _person(value)
+    if isinstance(value, dict) and "outcome" in value:  # a batch: {"members", "outcome"}
+        return f"{len(value.get('members') or [])} of them {value['outcome']}"
     if isinstance(value, dict):  # a role: {"id", "name"}
         return labelled(str(value.get("name") or ""), str(value.get("id") or "?"))
     if isinstance(value, list):
         return ", ".join(_shown(key, v) for v in value) or "none"
     return str(value)
+
+
+def _person(value: dict[str, Any]) -> str:
+    """A person as an entry recorded them (names Auth0 gave): name, email, id, and why not."""
+    name, email = str(value.get("name") or ""), str(value.get("email") or "")
+    shown = " · ".join(t for t in (email, str(value.get("user_id") or "?")) if t)
+    text = f"{name} ({shown})" if name else shown if email else f"{shown} ({NAME_UNKNOWN})"
+    return f"{text}: {value['why']}" if value.get("why") else text
 
 
 def state_items(state: Any) -> list[tuple[str, str]]:
@@ -245,6 +263,17 @@ class AuditEntry(models.Model):
             self.outcome == Outcome.FAILED
             and self.error in ("timeout", "connection", "bad_response", "unexpected")
         )
+
+    @property
+    def member_name(self) -> str:
+        """The member's name (or email) as Auth0 gave it when the change was recorded ("" when
+        unknown): a member change records the person it names in `requested`."""
+        asked = self.requested if isinstance(self.requested, dict) else {}
+        people = [asked.get("member")] + list(asked.get("members") or [])
+        for person in people:
+            if isinstance(person, dict) and person.get("user_id") == self.member_id:
+                return str(person.get("name") or person.get("email") or "")
+        return ""
 
     @property
     def role_names(self) -> str:

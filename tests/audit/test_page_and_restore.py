@@ -344,7 +344,7 @@ def test_unknown_names_are_shown_as_unknown_with_the_id(viewer_client, db) -> No
     assert detail.count('data-testid="name-unknown"') == 2  # the organization, the connection
     assert "con_nameless" in detail and "org_nameless" in detail
     detail = body(viewer_client.get(reverse("audit:detail", args=[role.pk])))
-    assert detail.count('data-testid="name-unknown"') == 2  # the organization, the role
+    assert detail.count('data-testid="name-unknown"') == 3  # the organization, member, role
     assert "rol_nameless (name unknown)" in detail  # the before-state
 
 

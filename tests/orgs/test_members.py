@@ -407,7 +407,10 @@ def test_rows_escape_every_value_of_a_member() -> None:
     assert f"Remove role {escaped}" in rendered
     [cell] = [a for t, a in _elements(rendered) if t == "td" and "hx-vals" in a]
     assert json.loads(cell["hx-vals"]) == {"user_id": member.user_id}
-    [chip] = [a for t, a in _elements(rendered) if t == "button" and "hx-vals" in a]
+    buttons = [a for t, a in _elements(rendered) if t == "button" and "hx-vals" in a]
+    [chip] = [a for a in buttons if a.get("class") == "chip-x"]
+    [remove] = [a for a in buttons if a.get("class") != "chip-x"]  # Remove… (orgs.membership)
+    assert json.loads(remove["hx-vals"]) == {"user_id": member.user_id}
     assert json.loads(chip["hx-vals"]) == {"role": f"rol_{hostile}"}
     empty = auth0.Member(user_id="auth0|y", email="", name="", picture="", roles=())
     viewer = row.render({"member": empty, "org_id": "org_abc", "is_operator": False})
