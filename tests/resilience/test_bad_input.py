@@ -64,6 +64,20 @@ ROUTES: dict[str, tuple[str, tuple[str, ...], str, tuple[str, ...]]] = {
     "connection-row": ("connections:row", ("org", "con"), 'data-testid="connection-row"', ()),
     "domain-level-step": ("connections:domain-level", ("org", "con"), "<form", ()),
     "remove-step": ("connections:remove", ("org", "con"), "<form", ()),
+    # adding and removing members (orgs.membership)
+    "add-members-form": (
+        "orgs:add-members-form",
+        ("org",),
+        'data-testid="add-members-form"',
+        ("q",),
+    ),
+    "member-row": ("orgs:member-row", ("org",), 'data-testid="member-row"', ("user_id",)),
+    "remove-member-step": (
+        "orgs:remove-member",
+        ("org",),
+        'data-testid="confirm-remove-member"',
+        ("user_id",),
+    ),
     "audit-list": ("audit:list", (), 'data-testid="audit-filter"', ("org", "user", "page")),
     "audit-detail": ("audit:detail", ("entry",), 'data-testid="audit-detail"', ()),
 }

@@ -12,6 +12,7 @@ appears in the response or in any log record.
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -104,6 +105,31 @@ def _removed_entry(client, ctx: dict) -> None:
     ctx["entry"] = AuditEntry.objects.get(action="remove_connection", outcome="success").pk
 
 
+def _reviewed(client, ctx: dict) -> None:
+    """The add's confirm step for someone who is not a member of Acme (orgs.membership)."""
+    outsider = auth0.list_members(org_id=org_id("big-co"), take=1).members[0]
+    r = client.post(
+        reverse("orgs:add-members-review", args=[ctx["org"]]),
+        {"lines": outsider.user_id},
+        headers=HTMX,
+    )
+    found = re.search(r'name="review" value="([0-9a-f]{32})"', r.content.decode())
+    assert found is not None
+    ctx["review"], ctx["outsider"] = found.group(1), outsider.user_id
+
+
+def _confirm_remove_member(client, ctx: dict) -> None:
+    client.get(reverse("orgs:remove-member", args=[ctx["org"]]), {"user_id": MEMBER}, headers=HTMX)
+
+
+def _removed_member(client, ctx: dict) -> None:
+    """Another member than the "remove member" case's: a DELETE that case's timeout left
+    running in the sandbox may still land after the next tests have started."""
+    alice = "auth0|63d16bb11e39d8a43b8ed0f5"
+    client.post(reverse("orgs:remove-member", args=[ctx["org"]]), {"user_id": alice}, headers=HTMX)
+    ctx["entry"] = AuditEntry.objects.get(action="remove_member", outcome="success").pk
+
+
 def _member_roles(ctx: dict) -> str:
     return f"user_id={MEMBER.replace('|', '%7C').replace('/', '%2F').replace('@', '%40')}"
 
@@ -189,6 +215,44 @@ CASES = [
         htmx=False,
         action="restore_connection",
         warm=_removed_entry,
+    ),
+    # adding and removing members (orgs.membership)
+    Case("add members form", "get", lambda c: reverse("orgs:add-members-form", args=[c["org"]])),
+    Case(
+        "add members review",
+        "post",
+        lambda c: reverse("orgs:add-members-review", args=[c["org"]]),
+        lambda c: {"lines": "jane.doe@acme.example"},
+    ),
+    Case(
+        "add members",
+        "post",
+        lambda c: reverse("orgs:add-members", args=[c["org"]]),
+        lambda c: {"review": c["review"], "user_id": c["outsider"]},
+        action="add_members",
+        warm=_reviewed,
+    ),
+    Case(
+        "confirm remove member",
+        "get",
+        lambda c: reverse("orgs:remove-member", args=[c["org"]]) + "?" + _member_roles(c),
+    ),
+    Case(
+        "remove member",
+        "post",
+        lambda c: reverse("orgs:remove-member", args=[c["org"]]),
+        lambda c: {"user_id": MEMBER},
+        action="remove_member",
+        warm=_confirm_remove_member,
+    ),
+    Case(
+        "restore member",
+        "post",
+        lambda c: reverse("audit:restore", args=[c["entry"]]),
+        lambda c: {},
+        htmx=False,
+        action="restore_member",
+        warm=_removed_member,
     ),
 ]
 

@@ -30,6 +30,9 @@ ALLOWED_UPSTREAM = [
         r"^/api/v2/connections$",
         rf"^/api/v2/connections/{SEG}$",
         r"^/api/v2/roles$",
+        # adding members resolves each line (orgs.membership)
+        r"^/api/v2/users-by-email$",
+        rf"^/api/v2/users/{SEG}$",
     )
 ]
 
@@ -122,6 +125,12 @@ ROUTES = [
     "/orgs/{org}/connections/{con}/remove/",
     "/orgs/{org}/members/roles/?user_id=auth0%7Cx",
     "/orgs/{org}/members/roles/picker/?user_id=auth0%7Cx",
+    # adding and removing members (orgs.membership)
+    "/orgs/{org}/members/add/form/",
+    "/orgs/{org}/members/add/review/",
+    "/orgs/{org}/members/add/",
+    "/orgs/{org}/members/row/?user_id=auth0%7Cx",
+    "/orgs/{org}/members/remove/?user_id=auth0%7Cx",
 ]
 
 
@@ -244,8 +253,15 @@ def test_invalid_user_ids_are_refused_without_a_call(
             {"user_id": user_id, "role": role.id},
             headers=HTMX,
         ),
+        operator_client.get(
+            reverse("orgs:member-row", args=[acme]), {"user_id": user_id}, headers=HTMX
+        ),
+        operator_client.post(
+            reverse("orgs:remove-member", args=[acme]), {"user_id": user_id}, headers=HTMX
+        ),
     ]
-    for r, outcome in zip(responses, ["loaded", "changed", "changed"], strict=True):
+    outcomes = ["loaded", "changed", "changed", "loaded", "changed"]
+    for r, outcome in zip(responses, outcomes, strict=True):
         assert r.status_code == 400 and r["HX-Reswap"] == "none"
         assert f"Nothing was {outcome}" in r.content.decode()
     assert api_calls(tenant) == []
@@ -295,6 +311,10 @@ def _mutating_requests(acme: str, con: str) -> list[tuple[str, dict]]:
         (reverse("connections:remove", args=[acme, con]), {"name": "x"}),
         (reverse("orgs:assign-roles", args=[acme]), {"user_id": "auth0|x", "roles": [role]}),
         (reverse("orgs:remove-role", args=[acme]), {"user_id": "auth0|x", "role": role}),
+        # adding and removing members (orgs.membership)
+        (reverse("orgs:add-members-review", args=[acme]), {"lines": "jane.doe@acme.example"}),
+        (reverse("orgs:add-members", args=[acme]), {"review": "0" * 32, "user_id": "auth0|x"}),
+        (reverse("orgs:remove-member", args=[acme]), {"user_id": "auth0|x"}),
     ]
 
 
@@ -326,10 +346,12 @@ def test_wrong_methods_on_actions(operator_client, acme, tenant, method) -> None
     con = auth0.list_enabled_connections(org_id=acme)[0].connection_id
     tenant.clear_log()
     urls = [reverse("orgs:assign-roles", args=[acme]), reverse("orgs:remove-role", args=[acme])]
-    if method != "get":  # GET of these two is their confirm step
+    urls += [reverse(n, args=[acme]) for n in ("orgs:add-members-review", "orgs:add-members")]
+    if method != "get":  # GET of these is their confirm step
         urls += [
             reverse("connections:domain-level", args=[acme, con]),
             reverse("connections:remove", args=[acme, con]),
+            reverse("orgs:remove-member", args=[acme]),
         ]
     for url in urls:
         r = getattr(operator_client, method)(url, headers=HTMX)
@@ -422,3 +444,37 @@ def test_hostile_audit_filters(operator_client, tenant, query) -> None:
     assert r.status_code in (200, 400, 404)
     assert 'data-testid="audit-filter"' in body or 'class="message message-' in body
     assert "<script>alert(1)" not in body and "Traceback" not in body
+
+
+# --- Adding members: pasted lines (orgs.membership) -----------------------------------------------
+
+HOSTILE_LINES = [
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>@x.example',
+    "auth0|<svg onload=alert(1)>",
+    "auth0|../../../users",
+    "auth0|x?fields=app_metadata&x=",
+    "auth0|x#frag",
+    "jane@acme.example\u202e",
+    "a" * 400,
+    "..",
+]
+
+
+def test_hostile_lines_are_escaped_and_only_sent_validated(operator_client, acme, tenant) -> None:
+    """At most one lookup a line, each to an intended path (ids one encoded segment, emails as
+    a query value); what the confirm step shows back is escaped."""
+    r = operator_client.post(
+        reverse("orgs:add-members-review", args=[acme]),
+        {"lines": "\n".join(HOSTILE_LINES)},
+        headers=HTMX,
+    )
+    body = r.content.decode()
+    assert r.status_code == 200
+    assert "<script>" not in body and "<img" not in body and "<svg" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    calls = api_calls(tenant)
+    assert len(calls) == 4  # the four user ids; the other lines are neither ids nor emails
+    assert_only_intended_upstream_paths(tenant)  # each id one encoded segment of /users/{id}
+    assert all(c["raw_path"].startswith("/api/v2/users/auth0%7C") for c in calls)
+    assert mutations(tenant) == []
