@@ -167,6 +167,49 @@ def _not_found(page: Page, site: str) -> Locator:
     return heading
 
 
+# --- Adding and removing members (orgs.membership) ---
+
+
+def _add_members_form(page: Page, site: str) -> Locator:
+    _rows_of_acme(page, site)
+    page.get_by_role("button", name="Add members…").click()
+    form = page.get_by_test_id("add-members-form")
+    expect(form.locator(".role-options label").first).to_be_visible()
+    return form
+
+
+def _add_members_confirm(page: Page, site: str) -> Locator:
+    """The review with every kind of line: an email with two accounts, a member already, one
+    not found, one that is neither an email nor a user id."""
+    form = _add_members_form(page, site)
+    lines = ["sam.lee@shared.example", JANE_DOE, "nobody@nowhere.example", "<b>not a line</b>"]
+    form.get_by_role("textbox").fill("\n".join(lines))
+    form.locator(".role-options input[type=checkbox]").first.check()
+    form.get_by_role("button", name="Review…").click()
+    confirm = page.get_by_test_id("add-members-confirm")
+    expect(confirm.get_by_test_id("add-unreadable")).to_be_visible()
+    return confirm
+
+
+def _remove_member_confirm(page: Page, site: str) -> Locator:
+    _rows_of_acme(page, site)
+    row = page.get_by_test_id("member-row").filter(has_text=JANE_DOE)
+    row.get_by_role("button", name=re.compile("from this organization")).click()
+    confirm = page.get_by_test_id("confirm-remove-member")
+    expect(confirm.get_by_role("button", name="Remove the member")).to_be_visible()
+    return confirm
+
+
+def _audit_detail_removed_member(page: Page, site: str) -> Locator:
+    _remove_member_confirm(page, site).get_by_role("button", name="Remove the member").click()
+    expect(message(page)).to_contain_text("Removed Jane Doe")
+    page.get_by_test_id("nav-audit").click()
+    page.get_by_test_id("audit-entry").first.locator("td.actions a").click()
+    restore = page.get_by_test_id("audit-restore")
+    expect(restore.get_by_role("button", name="Restore the member")).to_be_visible()
+    return restore
+
+
 PAGE_STATES: tuple[PageState, ...] = (
     PageState("sign-in", _sign_in_page, signed_in=False),
     PageState("organization-list", _organization_list),
@@ -182,6 +225,11 @@ PAGE_STATES: tuple[PageState, ...] = (
     PageState("audit-list", _audit_list),
     PageState("audit-detail", _audit_detail),
     PageState("not-found", _not_found, expected_console_error="status of 404"),
+    # adding and removing members (orgs.membership)
+    PageState("organization-add-members-form", _add_members_form),
+    PageState("organization-add-members-confirm", _add_members_confirm),
+    PageState("organization-remove-member-confirm", _remove_member_confirm),
+    PageState("audit-detail-removed-member", _audit_detail_removed_member),
 )
 
 
