@@ -77,10 +77,9 @@ def note_members(
     value = request.session.get(SEEN)
     same = isinstance(value, dict) and value.get("org") == org_id
     ids: list[str] = list(value.get("ids") or []) if same and isinstance(value, dict) else []
-    if same and all(u in ids for u in listed) and not gone.intersection(ids):
-        return
-    if not listed and not gone.intersection(ids):
-        return
+    known = set(ids)
+    if (same or not listed) and known.issuperset(listed) and not gone & known:
+        return  # nothing new: no session write
     kept = [u for u in dict.fromkeys([*ids, *listed]) if u not in gone]
     request.session[SEEN] = {"org": org_id, "ids": kept[-MAX_SEEN:]}
 

@@ -430,3 +430,14 @@ def test_operators_see_the_controls(operator_client, tenant, acme) -> None:
     members = operator_client.get(reverse("orgs:members", args=[acme]), headers=HTMX)
     assert "Add members…" in page and '<div id="add-members"></div>' in page
     assert members.content.decode().count("Remove…") == len(_member_ids(acme))
+
+
+def test_a_removed_member_is_no_longer_counted_as_one(operator_client, tenant, acme) -> None:
+    operator_client.get(reverse("orgs:members", args=[acme]), headers=HTMX)
+    assert 'data-testid="add-members-already"' in _review(operator_client, acme, [ALICE])
+    operator_client.post(
+        reverse("orgs:remove-member", args=[acme]), {"user_id": ALICE}, headers=HTMX
+    )
+    body = _review(operator_client, acme, [ALICE])
+    assert 'data-testid="add-members-already"' not in body
+    assert f'value="{ALICE}" checked' in body

@@ -48,6 +48,10 @@ PAGE_CALLS = {
     "person page": 2,
 }
 ACTIONS = ("toggle domain-level", "remove connection", "assign roles", "remove role")
+# Actions of more than one change: name -> (changes, upstream calls in all), orgs.membership.
+# Adding one person with a role: POST members, POST their roles, then the members list again.
+MULTI_ACTIONS = {"add member with a role": (2, 3), "remove member": (1, 1)}
+PAGE_CALLS |= {"add members form": 1, "add members review (1 line)": 1, "confirm remove member": 1}
 OWN_SHARE = 0.10  # own time at most 10% of the total at 50 ms latency
 OWN_MEDIAN_MS = 20.0
 SCALE = 1.2  # 20,000 organizations within 1.2x of 100
@@ -331,6 +335,46 @@ class Bench:
                 headers=HTMX,
             ),
         )
+        self.members_round()
+
+    def members_round(self) -> None:
+        """Adding big-co's last member to Acme with a role (form, review, add), then removing
+        them (confirm, remove): Acme is as it was after each round (orgs.membership)."""
+        import re
+
+        from django.urls import reverse
+
+        c, acme, member, role = self.client, self.acme, self.member, self.role_a
+        self.measure(
+            "add members form",
+            lambda: c.get(reverse("orgs:add-members-form", args=[acme]), headers=HTMX),
+        )
+        review = self.measure(
+            "add members review (1 line)",
+            lambda: c.post(
+                reverse("orgs:add-members-review", args=[acme]),
+                {"lines": member.email, "roles": [role.id]},
+                headers=HTMX,
+            ),
+        )
+        found = re.search(r'name="review" value="([0-9a-f]{32})"', review.content.decode())
+        assert found is not None, "the review has nobody to add"
+        self.measure(
+            "add member with a role",
+            lambda: c.post(
+                reverse("orgs:add-members", args=[acme]),
+                {"review": found.group(1), "user_id": member.user_id},
+                headers=HTMX,
+            ),
+        )
+        remove = reverse("orgs:remove-member", args=[acme])
+        self.measure(
+            "confirm remove member",
+            lambda: c.get(remove, {"user_id": member.user_id}, headers=HTMX),
+        )
+        self.measure(
+            "remove member", lambda: c.post(remove, {"user_id": member.user_id}, headers=HTMX)
+        )
 
     def unmeasured(self, action: Callable[[], Any]) -> None:
         self.sandbox.set_latency(0.0)
@@ -423,7 +467,17 @@ def check(small: Bench, large: Bench) -> list[tuple[str, bool, str]]:
         label = f"{bench.organizations:,} orgs"
         for row in bench.rows.values():
             lo, hi = row.calls
-            if row.name in ACTIONS:
+            if row.name in MULTI_ACTIONS:
+                changes, calls = MULTI_ACTIONS[row.name]
+                mlo, mhi = row.mutations
+                results.append(
+                    (
+                        f"{label}: {row.name}: {changes} change(s), {calls} call(s) in all",
+                        mlo == mhi == changes and hi <= calls,
+                        f"{mlo}-{mhi} change(s), {lo}-{hi} calls",
+                    )
+                )
+            elif row.name in ACTIONS:
                 mlo, mhi = row.mutations
                 ok = mlo == mhi == 1 and hi <= 2
                 results.append(
