@@ -87,11 +87,37 @@
   // The open confirm step or role picker that Esc closes: the one holding focus, else the only one.
   function openStep() {
     var active = document.activeElement;
-    var holding = active && active.closest ? active.closest("[data-step]") : null;
+    var holding = active && active.closest ? active.closest("[data-step]:not([hidden])") : null;
     if (holding) return holding;
-    var open = document.querySelectorAll("[data-step]");
+    var open = document.querySelectorAll("[data-step]:not([hidden])");
     return open.length === 1 ? open[0] : null;
   }
+
+  // Removing a role asks first, in its chip: × opens "Remove? Remove / Keep" with focus on Keep;
+  // Keep or Esc closes it and gives focus back to ×.
+  function askChip(ask) {
+    var confirm = ask.parentElement.querySelector(".chip-confirm");
+    if (!confirm) return;
+    confirm.hidden = false;
+    ask.setAttribute("aria-expanded", "true");
+    focusOn(confirm.querySelector("[data-chip-keep]"));
+  }
+
+  function keepChip(keep) {
+    var confirm = keep.closest(".chip-confirm");
+    var ask = confirm && confirm.parentElement.querySelector("[data-chip-ask]");
+    if (!confirm || !ask) return;
+    confirm.hidden = true;
+    ask.setAttribute("aria-expanded", "false");
+    focusOn(ask);
+  }
+
+  document.addEventListener("click", function (event) {
+    var ask = event.target.closest && event.target.closest("[data-chip-ask]");
+    if (ask && !ask.disabled) return askChip(ask);
+    var keep = event.target.closest && event.target.closest("[data-chip-keep]");
+    if (keep && !keep.disabled) keepChip(keep);
+  });
 
   function closeStep(step) {
     var cancel = step.querySelector("[data-cancel]");

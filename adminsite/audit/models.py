@@ -36,7 +36,6 @@ class Action(models.TextChoices):
     REVOKE_INVITATION = "revoke_invitation", "Revoke invitation"
     RESEND_INVITATION = "resend_invitation", "Resend invitation"
     RESTORE_INVITATION = "restore_invitation", "Restore invitation"
-    UNDO_REMOVE_ROLE = "undo_remove_role", "Undo role removal"
 
 
 class Outcome(models.TextChoices):

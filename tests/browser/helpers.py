@@ -106,6 +106,15 @@ def _open_role_picker(page: Page, site: str) -> Locator:
     return options
 
 
+def _role_removal_confirm(page: Page, site: str) -> Locator:
+    _rows_of_acme(page, site)
+    chip = page.get_by_test_id("member-row").locator(".chip").first
+    chip.get_by_role("button", name=re.compile("^Remove role")).click()
+    keep = chip.get_by_role("button", name=re.compile("^Keep role"))
+    expect(keep).to_be_focused()
+    return chip
+
+
 def _search_results(text: str) -> Callable[[Page, str], Locator]:
     def opened(page: Page, site: str) -> Locator:
         page.goto(f"{site}/orgs/search/?q={quote(text, safe='')}")
@@ -174,6 +183,7 @@ PAGE_STATES: tuple[PageState, ...] = (
     PageState("organization-domain-level-confirm", _domain_level_confirm),
     PageState("organization-remove-confirm", _remove_confirm),
     PageState("organization-role-picker", _open_role_picker),
+    PageState("organization-role-removal-confirm", _role_removal_confirm),
     PageState("search-name", _search_results("acme")),
     PageState("search-shared-email", _search_results("sam.lee@shared.example")),
     # One account has this email: the search opens that person's page.

@@ -333,7 +333,7 @@ def test_remove_button_sends_what_remove_role_needs(operator_client, tenant, acm
         for t, a in _elements(body)
         if t == "button"
         and a["in-cell"] == cell["id"]
-        and a.get("aria-label") == f"Remove role {HOSTILE_ROLE_NAME}"
+        and a.get("aria-label") == f"Yes, remove role {HOSTILE_ROLE_NAME}"
     ]
     values = json.loads(cell["hx-vals"]) | json.loads(chip["hx-vals"])
     assert values == {"user_id": user_id, "role": role.id}  # ids only: no name is posted
