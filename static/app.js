@@ -56,15 +56,14 @@
     var index = all.indexOf(currentRow());
     var next = index + step;
     if (index === -1) {
-      // Not on a row: the first row after the focus (after "Skip to members", a member), or
-      // the last one before it.
-      var here = document.activeElement && document.activeElement !== document.body ? document.activeElement : null;
-      var after = all.filter(function (row) {
-        return !here || here.compareDocumentPosition(row) & Node.DOCUMENT_POSITION_FOLLOWING;
-      });
-      next = step > 0 ? all.indexOf(after[0]) : all.indexOf(after[0]) - 1;
-      if (!after.length) next = all.length - 1;
-      if (next < 0) next = step > 0 ? 0 : all.length - 1;
+      // Not on a row: j goes to the first row after the focus (after "Skip to members", the
+      // first member), k to the last one before it.
+      var here = document.activeElement !== document.body ? document.activeElement : null;
+      var firstAfter = here ? all.findIndex(function (row) {
+        return here.compareDocumentPosition(row) & Node.DOCUMENT_POSITION_FOLLOWING;
+      }) : 0;
+      if (firstAfter === -1) firstAfter = all.length;
+      next = step > 0 ? firstAfter : firstAfter - 1;
     }
     focusOn(all[Math.max(0, Math.min(all.length - 1, next))]);
   }

@@ -191,11 +191,15 @@ def test_f6_assign_and_remove_roles(
     row = operator_page.get_by_test_id("member-row").filter(has_text=user_id)
     row.get_by_role("button", name="Add roles…").click()
     picker = row.get_by_test_id("role-picker")
+    # Check the option only once the search's answer is in: checking one in the list it
+    # replaces would be lost with it (and the assignment would carry no role).
+    matching = len(auth0.list_roles(name_filter=role.name))
     picker.get_by_label("Search roles").fill(role.name)
-    option = picker.get_by_role("checkbox", name=role.name, exact=False).first
-    expect(picker.locator(".role-options label")).not_to_have_count(0)
+    expect(picker.locator(".role-options label")).to_have_count(matching)
     expect(picker.locator(".role-options")).to_contain_text(role.name)
+    option = picker.get_by_role("checkbox", name=role.name, exact=False).first
     option.check()
+    expect(option).to_be_checked()
     picker.get_by_role("button", name="Assign selected roles").click()
     cell = row.get_by_test_id("roles-cell")
     expect(cell).to_contain_text(role.name)
