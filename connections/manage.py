@@ -90,6 +90,13 @@ def _picker(request: HttpRequest, org_id: str, text: str, *, options_only: bool)
     return render(request, f"{TEMPLATE}#{partial}", context)
 
 
+def _refuse(request: HttpRequest, problem: str | None) -> HttpResponse:
+    """A change Org Desk will not send (Auth0 would refuse it): the message, the step stays.
+    A 200 without a swap, as the domain-level refusal: the request was well formed."""
+    messages.error(request, f"Nothing was changed: {problem}.")
+    return flash.no_swap()
+
+
 def _limit_problem(count: int) -> str:
     return (
         f"this organization already has {count} enabled connections, Auth0's limit of "
@@ -123,7 +130,7 @@ def _settings_step(request: HttpRequest, org_id: str, connection_id: str) -> Htt
         flash.report(request, exc, subject="organization")
         return flash.no_swap()
     if problem := _enable_problem(connection_id, here, index):
-        return flash.refuse(request, f"Nothing was changed: {problem}.")
+        return _refuse(request, problem)
     connection = index[connection_id]
     context = {
         "org_id": org_id,
@@ -227,7 +234,7 @@ def _enable(request: HttpRequest, org_id: str) -> HttpResponse:
     if problem is None and connection is not None:
         problem = rule_problem(connection.name, connection.strategy, posted)
     if problem is not None or connection is None:
-        return flash.refuse(request, f"Nothing was changed: {problem}.")
+        return _refuse(request, problem)
     try:
         added = _enable_call(request, org_id, connection, _to_send(connection.strategy, posted))
     except auth0.Auth0Error as exc:
@@ -313,7 +320,7 @@ def _save(request: HttpRequest, org_id: str, connection_id: str) -> HttpResponse
     name = labelled(str(before.get("name") or ""), connection_id)
     wanted = wanted_settings(before, form.cleaned_data)
     if problem := rule_problem(name, str(before.get("strategy") or ""), wanted):
-        return flash.refuse(request, f"Nothing was changed: {problem}.")
+        return _refuse(request, problem)
     if not (changes := changed_settings(before, form.cleaned_data)):
         messages.info(request, f"Nothing to save: the settings of {name} are unchanged.")
         return _row(request, org_id, _kept_row(org_id, connection_id, before))
