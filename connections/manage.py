@@ -40,6 +40,7 @@ from connections.rules import (
 )
 
 TEMPLATE = views.TEMPLATE
+LIMIT_WORDS = ("at most", "limit", "maximum")  # in Auth0's 409 for an 11th connection
 PICKER_TTL = 300  # seconds the picker's read of the organization's connections stays usable
 
 
@@ -164,7 +165,7 @@ def _enable_failed(request: HttpRequest, exc: auth0.Auth0Error, name: str) -> Ht
             f"The connection {name} is already enabled for this organization (409: {detail}). "
             "Nothing was changed; close this step and reload the connections to see it.",
         )
-    elif isinstance(exc, auth0.Conflict):
+    elif isinstance(exc, auth0.Conflict) and any(w in detail.lower() for w in LIMIT_WORDS):
         messages.error(
             request,
             f"Auth0 refused to enable {name} (409: {detail}). An organization can have at most "
