@@ -51,16 +51,24 @@ def _picker_key(request: HttpRequest, org_id: str) -> str:
     return f"connections:enabled:{request.user.pk}:{org_id}"
 
 
-def _enabled_ids(request: HttpRequest, org_id: str, *, fresh: bool) -> list[str]:
-    """The ids of the organization's enabled connections: read now (one call) and kept for the
-    picker's next steps, or (not `fresh`) the kept read when there is one."""
+def _enabled_read(
+    request: HttpRequest, org_id: str, *, fresh: bool
+) -> tuple[list[str], list[auth0.EnabledConnection] | None]:
+    """The ids of the organization's enabled connections, and the connections when they were
+    read now: read (one call) and kept for the picker's next steps, or (not `fresh`) the kept
+    ids when there are some (no call, None)."""
     if not fresh:
         kept = cache.get(_picker_key(request, org_id))
         if isinstance(kept, list):
-            return [str(cid) for cid in kept]
-    ids = [e.connection_id for e in auth0.list_enabled_connections(org_id=org_id)]
+            return [str(cid) for cid in kept], None
+    enabled = auth0.list_enabled_connections(org_id=org_id)
+    ids = [e.connection_id for e in enabled]
     cache.set(_picker_key(request, org_id), ids, timeout=PICKER_TTL)
-    return ids
+    return ids, enabled
+
+
+def _enabled_ids(request: HttpRequest, org_id: str, *, fresh: bool) -> list[str]:
+    return _enabled_read(request, org_id, fresh=fresh)[0]
 
 
 def _matches(connection: auth0.Connection, text: str) -> bool:
@@ -202,14 +210,23 @@ def _enable_call(
     return enabled
 
 
-def _list_after(request: HttpRequest, org_id: str, added: auth0.EnabledConnection) -> HttpResponse:
-    """The Connections part with the new row: one read of the organization's connections (the
-    index is the cached one); if that read fails, the new row is still shown."""
-    try:
-        enabled = auth0.list_enabled_connections(org_id=org_id)
-    except auth0.Auth0Error as exc:
-        flash.report(request, exc, subject="organization")
-        enabled = [added]
+def _list_after(
+    request: HttpRequest,
+    org_id: str,
+    added: auth0.EnabledConnection,
+    read: list[auth0.EnabledConnection] | None,
+) -> HttpResponse:
+    """The Connections part with the new row: the organization's connections as read just
+    before the change (`read`), else read now (one call; the index is the cached one); if that
+    read fails, the new row is still shown."""
+    if read is not None:
+        enabled = list(read)
+    else:
+        try:
+            enabled = auth0.list_enabled_connections(org_id=org_id)
+        except auth0.Auth0Error as exc:
+            flash.report(request, exc, subject="organization")
+            enabled = [added]
     if added.connection_id not in {e.connection_id for e in enabled}:
         enabled.append(added)  # Auth0's lists may lag a moment behind its answer
     index = views.domain_levels(request)
@@ -225,7 +242,7 @@ def _enable(request: HttpRequest, org_id: str) -> HttpResponse:
         return flash.refuse_form(request, form, "Nothing was changed")
     connection_id, posted = form.cleaned_data["connection_id"], form.cleaned_data
     try:
-        here = _enabled_ids(request, org_id, fresh=False)
+        here, read = _enabled_read(request, org_id, fresh=False)
         index = auth0.domain_connection_index()
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="organization")
@@ -242,7 +259,7 @@ def _enable(request: HttpRequest, org_id: str) -> HttpResponse:
         return _enable_failed(request, exc, connection.name)
     cache.delete(_picker_key(request, org_id))
     messages.success(request, f"Enabled the connection {added.name} for this organization.")
-    return _list_after(request, org_id, added)
+    return _list_after(request, org_id, added, read)
 
 
 @require_http_methods(["GET", "POST"])
