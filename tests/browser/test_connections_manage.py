@@ -94,7 +94,8 @@ def test_enable_then_edit_a_connection_with_keys(operator_page: Page, site: str,
     press_until(page, "Tab", editing.get_by_role("button", name="Save settings"), limit=5)
     page.keyboard.press("Enter")
     expect(message(page)).to_contain_text("needs membership on login")
-    expect(editing).to_be_visible()
+    expect(editing.locator("[data-row-outcome]")).to_have_text("Not saved: see the message")
+    expect(editing).to_be_focused()  # the step, unlocked again: Esc can close it now
     assert [m["method"] for m in mutations(http_tenant)] == ["POST"]
 
     page.keyboard.press("Escape")
