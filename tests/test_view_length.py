@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VIEW_MODULES = (
     "adminsite/views.py",
     "adminsite/audit/views.py",
+    "connections/manage.py",
     "connections/views.py",
     "orgs/members.py",
     "orgs/organizations.py",

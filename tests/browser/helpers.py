@@ -115,6 +115,35 @@ def _role_removal_confirm(page: Page, site: str) -> Locator:
     return chip
 
 
+# --- issue #13, connections: the "Add connection…" step and a row's edit step -------------------
+
+
+def _add_connection_picker(page: Page, site: str) -> Locator:
+    _rows_of_acme(page, site)
+    page.get_by_role("button", name="Add connection…").click()
+    options = page.get_by_test_id("add-connection").get_by_test_id("connection-option")
+    expect(options.first).to_be_visible()
+    return options
+
+
+def _add_connection_settings(page: Page, site: str) -> Locator:
+    _add_connection_picker(page, site)
+    page.get_by_test_id("connection-option").filter(has_text="contoso-azure-ad").click()
+    step = page.get_by_test_id("add-connection-settings")
+    boxes = step.get_by_role("checkbox")
+    expect(boxes).to_have_count(2)  # membership on login, show as button
+    return boxes
+
+
+def _edit_connection_settings(page: Page, site: str) -> Locator:
+    _rows_of_acme(page, site)
+    row = page.get_by_test_id("connection-row").filter(has_text="Username-Password-Authentication")
+    row.get_by_role("button", name="Edit settings…").click()
+    boxes = page.get_by_test_id("edit-settings").get_by_role("checkbox")
+    expect(boxes).to_have_count(2)  # membership on login, signup
+    return boxes
+
+
 def _search_results(text: str) -> Callable[[Page, str], Locator]:
     def opened(page: Page, site: str) -> Locator:
         page.goto(f"{site}/orgs/search/?q={quote(text, safe='')}")
@@ -184,6 +213,9 @@ PAGE_STATES: tuple[PageState, ...] = (
     PageState("organization-remove-confirm", _remove_confirm),
     PageState("organization-role-picker", _open_role_picker),
     PageState("organization-role-removal-confirm", _role_removal_confirm),
+    PageState("organization-add-connection", _add_connection_picker),
+    PageState("organization-add-connection-settings", _add_connection_settings),
+    PageState("organization-edit-connection-settings", _edit_connection_settings),
     PageState("search-name", _search_results("acme")),
     PageState("search-shared-email", _search_results("sam.lee@shared.example")),
     # One account has this email: the search opens that person's page.

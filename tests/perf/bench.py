@@ -46,8 +46,19 @@ PAGE_CALLS = {
     "role picker": 2,
     "search organizations": 1,
     "person page": 2,
+    # issue #13, connections: the "Add connection…" picker (the organization's connections; the
+    # tenant's come from the warm index) and the edit step (the connection's settings)
+    "add connection picker": 1,
+    "edit connection settings step": 1,
 }
-ACTIONS = ("toggle domain-level", "remove connection", "assign roles", "remove role")
+ACTIONS = (
+    "toggle domain-level",
+    "remove connection",
+    "assign roles",
+    "remove role",
+    "enable connection",  # POST enabled_connections + the list's refresh
+    "save connection settings",  # PATCH of the changed keys (the edit step's read is before)
+)
 OWN_SHARE = 0.10  # own time at most 10% of the total at 50 ms latency
 OWN_MEDIAN_MS = 20.0
 SCALE = 1.2  # 20,000 organizations within 1.2x of 100
@@ -227,6 +238,13 @@ class Bench:
             :2
         ]
         self.connection = auth0.list_enabled_connections(org_id=self.acme)[0]
+        here = {e.connection_id for e in auth0.list_enabled_connections(org_id=self.acme)}
+        self.new_connection = next(c for c in auth0.list_connections() if c.id not in here)
+        self.edited = next(
+            e
+            for e in auth0.list_enabled_connections(org_id=self.acme)
+            if e.strategy in ("samlp", "okta", "oidc", "waad", "ad")
+        )
         # Part of a name that many organizations share: the search answers a full page.
         self.search_text = "holdings"
         self.sandbox.set_latency(LATENCY_MS / 1000)
@@ -304,6 +322,7 @@ class Bench:
                 is_signup_enabled=connection.is_signup_enabled,
             )
         )
+        self.connection_changes(c, acme)
         # The role picker, opened above as in the browser, read the member's current roles.
         self.measure(
             "assign roles",
@@ -331,6 +350,30 @@ class Bench:
                 headers=HTMX,
             ),
         )
+
+    def connection_changes(self, c: Any, acme: str) -> None:
+        """Enable a connection (after its picker) and change an enterprise connection's "show
+        as button" (after its edit step); the state is put back unmeasured."""
+        from django.urls import reverse
+
+        from adminsite import auth0
+
+        add = reverse("connections:add", args=[acme])
+        new = self.new_connection
+        self.measure("add connection picker", lambda: c.get(add, headers=HTMX))
+        self.measure(
+            "enable connection",
+            lambda: c.post(add, {"connection_id": new.id, "show_as_button": "on"}, headers=HTMX),
+        )
+        self.unmeasured(lambda: auth0.remove_enabled_connection(org_id=acme, connection_id=new.id))
+        edited = self.edited.connection_id
+        settings_url = reverse("connections:settings", args=[acme, edited])
+        now = auth0.get_enabled_connection(org_id=acme, connection_id=edited)  # not measured
+        wanted = {"assign_membership_on_login": "on"} if now.assign_membership_on_login else {}
+        if not now.show_as_button:
+            wanted["show_as_button"] = "on"  # flips it, round after round
+        self.measure("edit connection settings step", lambda: c.get(settings_url, headers=HTMX))
+        self.measure("save connection settings", lambda: c.post(settings_url, wanted, headers=HTMX))
 
     def unmeasured(self, action: Callable[[], Any]) -> None:
         self.sandbox.set_latency(0.0)

@@ -64,6 +64,14 @@ ROUTES: dict[str, tuple[str, tuple[str, ...], str, tuple[str, ...]]] = {
     "connection-row": ("connections:row", ("org", "con"), 'data-testid="connection-row"', ()),
     "domain-level-step": ("connections:domain-level", ("org", "con"), "<form", ()),
     "remove-step": ("connections:remove", ("org", "con"), "<form", ()),
+    # issue #13, connections: the "Add connection…" step (picker, filter, settings) and edit step
+    "add-connection": (
+        "connections:add",
+        ("org",),
+        'data-testid="add-connection"',
+        ("q", "connection_id", "step"),
+    ),
+    "edit-settings": ("connections:settings", ("org", "con"), 'data-testid="edit-settings"', ()),
     "audit-list": ("audit:list", (), 'data-testid="audit-filter"', ("org", "user", "page")),
     "audit-detail": ("audit:detail", ("entry",), 'data-testid="audit-detail"', ()),
 }

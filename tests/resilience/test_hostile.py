@@ -122,6 +122,9 @@ ROUTES = [
     "/orgs/{org}/connections/{con}/remove/",
     "/orgs/{org}/members/roles/?user_id=auth0%7Cx",
     "/orgs/{org}/members/roles/picker/?user_id=auth0%7Cx",
+    # issue #13, connections: enable (the picker and its POST) and a connection's settings
+    "/orgs/{org}/connections/add/",
+    "/orgs/{org}/connections/{con}/settings/",
 ]
 
 
@@ -293,6 +296,8 @@ def _mutating_requests(acme: str, con: str) -> list[tuple[str, dict]]:
             {"is_domain_connection": "true"},
         ),
         (reverse("connections:remove", args=[acme, con]), {"name": "x"}),
+        (reverse("connections:add", args=[acme]), {"connection_id": con}),
+        (reverse("connections:settings", args=[acme, con]), {"show_as_button": "on"}),
         (reverse("orgs:assign-roles", args=[acme]), {"user_id": "auth0|x", "roles": [role]}),
         (reverse("orgs:remove-role", args=[acme]), {"user_id": "auth0|x", "role": role}),
     ]
@@ -330,6 +335,8 @@ def test_wrong_methods_on_actions(operator_client, acme, tenant, method) -> None
         urls += [
             reverse("connections:domain-level", args=[acme, con]),
             reverse("connections:remove", args=[acme, con]),
+            reverse("connections:add", args=[acme]),
+            reverse("connections:settings", args=[acme, con]),
         ]
     for url in urls:
         r = getattr(operator_client, method)(url, headers=HTMX)
