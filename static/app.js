@@ -180,8 +180,9 @@
     return element.closest("tr[id], td[id]") || element.closest("tr");
   }
 
+  // The row a control belongs to: a body row, or a footer row (an "Add …" step of the table).
   function rowOf(element) {
-    return element.closest("main table.grid > tbody > tr");
+    return element.closest("main table.grid > tbody > tr, main table.grid > tfoot > tr");
   }
 
   function lock(row) {
