@@ -19,6 +19,7 @@ VIEW_MODULES = (
     "adminsite/views.py",
     "adminsite/audit/views.py",
     "connections/views.py",
+    "orgs/invitations.py",
     "orgs/members.py",
     "orgs/organizations.py",
     "orgs/people.py",
