@@ -436,14 +436,23 @@
     if (target) focusOn(target);
   }
 
-  document.addEventListener("htmx:afterRequest", function (event) {
+  // The element a request started from, kept by request: once swapped away, htmx reports the
+  // request's end on an ancestor instead.
+  var freeSteps = new WeakMap();
+  document.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail.elt;
-    if (!elt || !elt.getAttribute || !event.detail.successful) return;
+    if (!elt || !elt.getAttribute) return;
     var verb = (event.detail.requestConfig && event.detail.requestConfig.verb) || "get";
     var free = elt.hasAttribute("data-opens-step") || elt.hasAttribute("data-back-to");
-    if (!free && !(verb !== "get" && elt.closest("#invite-form, [data-testid=invitation-row]"))) return;
+    var changing = verb !== "get" && elt.closest("#invite-form, [data-testid=invitation-row]");
+    if (free || changing) freeSteps.set(event.detail.xhr, { elt: elt, changing: !!changing });
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var started = freeSteps.get(event.detail.xhr);
+    if (!started || !event.detail.successful) return;
+    freeSteps.delete(event.detail.xhr);
     var delay = ((window.htmx && window.htmx.config.defaultSettleDelay) || 0) + 2;
-    window.setTimeout(function () { afterFreeStep(elt, verb !== "get"); }, delay);
+    window.setTimeout(function () { afterFreeStep(started.elt, started.changing); }, delay);
   });
 
   document.addEventListener("click", function (event) {
