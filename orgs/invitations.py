@@ -79,17 +79,28 @@ def cached_clients() -> dict[str, str] | None:
     return value if isinstance(value, dict) else None
 
 
-def row(invitation: auth0.Invitation, known: names.Known | None = None) -> InvitationRow:
-    known = known or names.known()
-    connections = auth0.known_connections()
-    con = connections.get(invitation.connection_id) if invitation.connection_id else None
-    apps = cached_clients() or {}
+@dataclass(frozen=True, slots=True)
+class Names:
+    """What Org Desk knows by name, read once for a whole list (three cache reads, no call)."""
+
+    known: names.Known
+    connections: dict[str, auth0.Connection]
+    apps: dict[str, str]
+
+    @classmethod
+    def read(cls) -> Names:
+        return cls(names.known(), auth0.known_connections(), cached_clients() or {})
+
+
+def row(invitation: auth0.Invitation, named: Names | None = None) -> InvitationRow:
+    named = named or Names.read()
+    con = named.connections.get(invitation.connection_id) if invitation.connection_id else None
     return InvitationRow(
         invitation=invitation,
-        roles=[(r, known.role_label(r)) for r in invitation.roles],
+        roles=[(r, named.known.role_label(r)) for r in invitation.roles],
         connection=con.name if con else "",
         connection_known=con is not None,
-        application=apps.get(invitation.client_id, ""),
+        application=named.apps.get(invitation.client_id, ""),
     )
 
 
@@ -181,8 +192,8 @@ def _list_answer(
         flash.report(request, exc, subject="organization")
         failed = True
     else:
-        known = names.known()
-        rows, nxt = [row(i, known) for i in found.invitations], found.next_page
+        named = Names.read()
+        rows, nxt = [row(i, named) for i in found.invitations], found.next_page
     context = {
         "org_id": org_id,
         "rows": rows,
