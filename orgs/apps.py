@@ -6,3 +6,12 @@ from django.apps import AppConfig
 class OrgsConfig(AppConfig):
     name = "orgs"
     verbose_name = "Organizations and members"
+
+    def ready(self) -> None:
+        from adminsite.audit import restorers
+        from adminsite.audit.models import Action
+        from orgs.invitations import InvitationRestorer
+
+        restorers.register(Action.REVOKE_INVITATION, InvitationRestorer())
+        # A resend that revoked the old invitation but could not create the new one.
+        restorers.register(Action.RESEND_INVITATION, InvitationRestorer())

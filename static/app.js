@@ -415,4 +415,64 @@
     queue(document);
     fadeLater(document);
   });
+
+  // --- 6. Steps outside a row (the invite form) and copy buttons (invitations) ---------------
+  // A button marked data-opens-step="ID" opens a step that is not a row: focus goes to the
+  // step's data-autofocus field; its Cancel (data-back-to="ID") gives focus back to the opener;
+  // after a change, focus goes to what the answer marked data-focus-after (the link to copy, or
+  // the new row). A button data-copy="ID" copies that field's value, and says so in words.
+
+  function afterFreeStep(elt, changing) {
+    var target = null;
+    if (changing) {
+      var marked = document.querySelectorAll("[data-focus-after]");
+      target = marked.length ? marked[0] : null;
+      for (var i = 0; i < marked.length; i += 1) marked[i].removeAttribute("data-focus-after");
+    } else if (elt.hasAttribute("data-opens-step")) {
+      var step = document.getElementById(elt.getAttribute("data-opens-step"));
+      target = step && (step.querySelector("[data-autofocus]") || step.querySelector("[data-cancel]"));
+    } else if (elt.hasAttribute("data-back-to")) {
+      target = document.getElementById(elt.getAttribute("data-back-to"));
+    }
+    if (target) focusOn(target);
+  }
+
+  // The element a request started from, kept by request: once swapped away, htmx reports the
+  // request's end on an ancestor instead.
+  var freeSteps = new WeakMap();
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (!elt || !elt.getAttribute) return;
+    var verb = (event.detail.requestConfig && event.detail.requestConfig.verb) || "get";
+    var free = elt.hasAttribute("data-opens-step") || elt.hasAttribute("data-back-to");
+    var changing = verb !== "get" && elt.closest("#invite-form, [data-testid=invitation-row]");
+    if (free || changing) freeSteps.set(event.detail.xhr, { elt: elt, changing: !!changing });
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var started = freeSteps.get(event.detail.xhr);
+    if (!started || !event.detail.successful) return;
+    freeSteps.delete(event.detail.xhr);
+    var delay = ((window.htmx && window.htmx.config.defaultSettleDelay) || 0) + 2;
+    window.setTimeout(function () { afterFreeStep(started.elt, started.changing); }, delay);
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy]");
+    if (!button) return;
+    var id = button.getAttribute("data-copy");
+    var field = document.getElementById(id);
+    var status = document.querySelector('[data-copy-status="' + id + '"]');
+    if (!field) return;
+    function said(text) { if (status) status.textContent = text; }
+    field.focus();
+    field.select();
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(
+        function () { said("Copied."); },
+        function () { said(document.execCommand("copy") ? "Copied." : "Press Ctrl+C to copy."); }
+      );
+    } else {
+      said(document.execCommand("copy") ? "Copied." : "Press Ctrl+C to copy.");
+    }
+  });
 })();

@@ -20,6 +20,7 @@ VIEW_MODULES = (
     "adminsite/audit/views.py",
     "connections/manage.py",
     "connections/views.py",
+    "orgs/invitations.py",
     "orgs/members.py",
     "orgs/organizations.py",
     "orgs/people.py",

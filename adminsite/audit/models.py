@@ -74,6 +74,23 @@ STATE_LABELS = {
     "had_role": "Had the role",
     "enabled": "Enabled in the organization",
     "remove_connection": "Remove connection",
+    # invitations (orgs/invitations.py); their links are never recorded
+    "invitation_id": "Invitation",
+    "invitee": "Invitee",
+    "inviter": "Invited by",
+    "client_id": "Application (client id)",
+    "connection_id": "Connection id",
+    "connection_name": "Connection",
+    "created_at": "Created",
+    "expires_at": "Expires",
+    "ttl_sec": "Lifetime (seconds)",
+    "send_invitation_email": "Invitation email sent",
+    "revoke_invitation": "Revoke invitation",
+    "resend_invitation": "Resend invitation",
+    "revoked": "Old invitation revoked",
+    "recreated": "New invitation created",
+    "new_invitation_id": "New invitation",
+    "invited": "Invited",
 }
 
 

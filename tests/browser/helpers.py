@@ -144,6 +144,40 @@ def _edit_connection_settings(page: Page, site: str) -> Locator:
     return boxes
 
 
+# Invitations (orgs/invitations.py): the part, the invite form, the revoke step, the link to copy.
+def _invitations_of_acme(page: Page, site: str) -> Locator:
+    _rows_of_acme(page, site)
+    rows = page.get_by_test_id("invitation-row")
+    expect(rows).to_have_count(4)
+    return rows
+
+
+def _invite_form(page: Page, site: str) -> Locator:
+    _invitations_of_acme(page, site)
+    page.get_by_role("button", name="Invite…").click()
+    form = page.get_by_test_id("invite-form")
+    expect(form.get_by_label("Email", exact=True)).to_be_focused()
+    return form
+
+
+def _revoke_invitation_confirm(page: Page, site: str) -> Locator:
+    rows = _invitations_of_acme(page, site)
+    rows.first.get_by_role("button", name=re.compile(r"^Revoke…")).click()
+    confirm = page.get_by_test_id("confirm-revoke")
+    expect(confirm.get_by_role("button", name="Cancel")).to_be_focused()
+    return confirm
+
+
+def _invite_link(page: Page, site: str) -> Locator:
+    form = _invite_form(page, site)
+    form.get_by_label("Email", exact=True).fill("a11y.person@example.org")
+    form.get_by_label("Just give me the link (to copy; no email)").check()
+    form.get_by_role("button", name="Send the invitation").click()
+    panel = page.get_by_test_id("invite-link")
+    expect(panel.get_by_label("Invitation link")).to_be_focused()
+    return panel
+
+
 def _search_results(text: str) -> Callable[[Page, str], Locator]:
     def opened(page: Page, site: str) -> Locator:
         page.goto(f"{site}/orgs/search/?q={quote(text, safe='')}")
@@ -216,6 +250,10 @@ PAGE_STATES: tuple[PageState, ...] = (
     PageState("organization-add-connection", _add_connection_picker),
     PageState("organization-add-connection-settings", _add_connection_settings),
     PageState("organization-edit-connection-settings", _edit_connection_settings),
+    PageState("organization-invitations", _invitations_of_acme),
+    PageState("organization-invite-form", _invite_form),
+    PageState("organization-revoke-invitation-confirm", _revoke_invitation_confirm),
+    PageState("organization-invite-link", _invite_link),
     PageState("search-name", _search_results("acme")),
     PageState("search-shared-email", _search_results("sam.lee@shared.example")),
     # One account has this email: the search opens that person's page.

@@ -50,6 +50,10 @@ PAGE_CALLS = {
     # tenant's come from the warm index) and the edit step (the connection's settings)
     "add connection picker": 1,
     "edit connection settings step": 1,
+    # invitations (orgs/invitations.py); the invite form with the application list cached
+    "invitations part": 1,
+    "invite form": 2,
+    "confirm revoke": 1,
 }
 ACTIONS = (
     "toggle domain-level",
@@ -59,6 +63,9 @@ ACTIONS = (
     "enable connection",  # POST enabled_connections + the list's refresh
     "save connection settings",  # PATCH of the changed keys (the edit step's read is before)
 )
+# Invitation actions: (changes, at most this many calls). Invite: 1 + the refreshed part;
+# revoke: the DELETE (the confirm step read the before-state); resend: read, DELETE, POST.
+INVITATION_ACTIONS = {"invite": (1, 2), "revoke invitation": (1, 1), "resend invitation": (2, 3)}
 OWN_SHARE = 0.10  # own time at most 10% of the total at 50 ms latency
 OWN_MEDIAN_MS = 20.0
 SCALE = 1.2  # 20,000 organizations within 1.2x of 100
@@ -247,6 +254,9 @@ class Bench:
         )
         # Part of a name that many organizations share: the search answers a full page.
         self.search_text = "holdings"
+        self.invite_client = next(
+            c.client_id for c in auth0.list_clients() if c.accepts_invitations
+        )
         self.sandbox.set_latency(LATENCY_MS / 1000)
 
     def round(self) -> None:
@@ -350,6 +360,50 @@ class Bench:
                 headers=HTMX,
             ),
         )
+        self.invitations()
+
+    def invitations(self) -> None:
+        """The invitations part, the invite form, invite, revoke after its confirm step, resend;
+        each invitation made here is gone at the end of the round."""
+        from django.urls import reverse
+
+        from adminsite import auth0
+
+        c, acme = self.client, self.acme
+        email = f"bench-{os.urandom(4).hex()}@example.org"
+        self.measure(
+            "invitations part",
+            lambda: c.get(reverse("orgs:invitations", args=[acme]), headers=HTMX),
+        )
+        form = reverse("orgs:invite-form", args=[acme])
+        self.unmeasured(lambda: c.get(form, headers=HTMX))  # the application list, as in use
+        self.measure("invite form", lambda: c.get(form, headers=HTMX))
+        data = {"email": email, "client_id": self.invite_client, "ttl_days": 7, "delivery": "email"}
+        self.measure(
+            "invite", lambda: c.post(reverse("orgs:invite", args=[acme]), data, headers=HTMX)
+        )
+        found = [
+            i for i in auth0.list_invitations(org_id=acme).invitations if i.invitee_email == email
+        ]
+        revoke = reverse("orgs:revoke-invitation", args=[acme, found[0].id])
+        self.measure("confirm revoke", lambda: c.get(revoke, headers=HTMX))
+        self.measure("revoke invitation", lambda: c.post(revoke, headers=HTMX))
+        again = auth0.create_invitation(
+            org_id=acme, inviter_name="Bench", invitee_email=email, client_id=self.invite_client
+        )
+        resend = reverse("orgs:resend-invitation", args=[acme, again.id])
+        self.measure("resend invitation", lambda: c.post(resend, headers=HTMX))
+        left = [
+            i.id
+            for i in auth0.list_invitations(org_id=acme).invitations
+            if i.invitee_email == email
+        ]
+
+        def tidy() -> None:
+            for gone in left:
+                auth0.delete_invitation(org_id=acme, invitation_id=gone)
+
+        self.unmeasured(tidy)
 
     def connection_changes(self, c: Any, acme: str) -> None:
         """Enable a connection (after its picker) and change an enterprise connection's "show
@@ -466,7 +520,17 @@ def check(small: Bench, large: Bench) -> list[tuple[str, bool, str]]:
         label = f"{bench.organizations:,} orgs"
         for row in bench.rows.values():
             lo, hi = row.calls
-            if row.name in ACTIONS:
+            if row.name in INVITATION_ACTIONS:
+                changes, most = INVITATION_ACTIONS[row.name]
+                mlo, mhi = row.mutations
+                results.append(
+                    (
+                        f"{label}: {row.name}: exactly {changes} change(s), at most {most} calls",
+                        mlo == mhi == changes and hi <= most,
+                        f"{mlo}-{mhi} change(s), {lo}-{hi} calls",
+                    )
+                )
+            elif row.name in ACTIONS:
                 mlo, mhi = row.mutations
                 ok = mlo == mhi == 1 and hi <= 2
                 results.append(

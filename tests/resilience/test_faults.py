@@ -117,6 +117,25 @@ def _open_edit(client, ctx: dict) -> None:
     client.get(reverse("connections:settings", args=[ctx["org"], ctx["okta"]]), headers=HTMX)
 
 
+def _confirm_revoke(client, ctx: dict) -> None:
+    client.get(reverse("orgs:revoke-invitation", args=[ctx["org"], ctx["inv"]]), headers=HTMX)
+
+
+def _revoked_entry(client, ctx: dict) -> None:
+    _confirm_revoke(client, ctx)
+    client.post(reverse("orgs:revoke-invitation", args=[ctx["org"], ctx["inv"]]), headers=HTMX)
+    ctx["entry"] = AuditEntry.objects.get(action="revoke_invitation", outcome="success").pk
+
+
+def _invitation(ctx: dict) -> dict:
+    return {
+        "email": "f@example.org",
+        "client_id": ctx["client"],
+        "ttl_days": 7,
+        "delivery": "email",
+    }
+
+
 def _member_roles(ctx: dict) -> str:
     return f"user_id={MEMBER.replace('|', '%7C').replace('/', '%2F').replace('@', '%40')}"
 
@@ -218,6 +237,45 @@ CASES = [
         action="update_connection",
         warm=_open_edit,
     ),
+    # invitations (orgs/invitations.py)
+    Case("invitations part", "get", lambda c: reverse("orgs:invitations", args=[c["org"]])),
+    Case("invite form", "get", lambda c: reverse("orgs:invite-form", args=[c["org"]])),
+    Case(
+        "confirm revoke",
+        "get",
+        lambda c: reverse("orgs:revoke-invitation", args=[c["org"], c["inv"]]),
+    ),
+    Case(
+        "invite",
+        "post",
+        lambda c: reverse("orgs:invite", args=[c["org"]]),
+        _invitation,
+        action="invite",
+    ),
+    Case(
+        "revoke invitation",
+        "post",
+        lambda c: reverse("orgs:revoke-invitation", args=[c["org"], c["inv"]]),
+        lambda c: {},
+        action="revoke_invitation",
+        warm=_confirm_revoke,
+    ),
+    Case(
+        "resend invitation",
+        "post",
+        lambda c: reverse("orgs:resend-invitation", args=[c["org"], c["inv"]]),
+        lambda c: {},
+        action="resend_invitation",
+    ),
+    Case(
+        "restore invitation",
+        "post",
+        lambda c: reverse("audit:restore", args=[c["entry"]]),
+        lambda c: {},
+        htmx=False,
+        action="restore_invitation",
+        warm=_revoked_entry,
+    ),
     Case(
         "restore connection",
         "post",
@@ -251,6 +309,8 @@ def ctx(http_tenant, settings) -> dict:
         "new_con": next(c.id for c in auth0.list_connections() if c.name == "partners-db"),
         "role": auth0.list_roles()[0].id,
         "next": auth0.list_organizations(take=50).next or "",
+        "inv": auth0.list_invitations(org_id=org).invitations[0].id,
+        "client": next(c.client_id for c in auth0.list_clients() if c.accepts_invitations),
     }
 
 

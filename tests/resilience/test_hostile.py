@@ -30,6 +30,10 @@ ALLOWED_UPSTREAM = [
         r"^/api/v2/connections$",
         rf"^/api/v2/connections/{SEG}$",
         r"^/api/v2/roles$",
+        # invitations (orgs/invitations.py)
+        rf"^/api/v2/organizations/{SEG}/invitations$",
+        rf"^/api/v2/organizations/{SEG}/invitations/{SEG}$",
+        r"^/api/v2/clients$",
     )
 ]
 
@@ -125,6 +129,14 @@ ROUTES = [
     # issue #13, connections: enable (the picker and its POST) and a connection's settings
     "/orgs/{org}/connections/add/",
     "/orgs/{org}/connections/{con}/settings/",
+    # invitations
+    "/orgs/{org}/invitations/",
+    "/orgs/{org}/invitations/new/",
+    "/orgs/{org}/invitations/new/roles/",
+    "/orgs/{org}/invitations/invite/",
+    "/orgs/{org}/invitations/{inv}/",
+    "/orgs/{org}/invitations/{inv}/revoke/",
+    "/orgs/{org}/invitations/{inv}/resend/",
 ]
 
 
@@ -132,7 +144,7 @@ ROUTES = [
 # with a connection id (where a well-formed "con_abc" is not hostile).
 PATH_CASES = [
     (where, route, bad)
-    for where in ("org", "con")
+    for where in ("org", "con", "inv")
     for route in ROUTES
     for bad in HOSTILE_PATH_IDS
     if f"{{{where}}}" in route and not (where == "con" and bad == "con_abc")
@@ -145,8 +157,9 @@ def test_hostile_ids_in_paths_never_reach_auth0(
     operator_client, acme, tenant, bad, route, where
 ) -> None:
     con = auth0.list_enabled_connections(org_id=acme)[0].connection_id
+    inv = auth0.list_invitations(org_id=acme).invitations[0].id
     tenant.clear_log()
-    values = {"org": acme, "con": con, where: bad}
+    values = {"org": acme, "con": con, "inv": inv, where: bad}
     url = route.format(**values)
     for method in ("get", "post"):
         r = getattr(operator_client, method)(url, headers=HTMX)
