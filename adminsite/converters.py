@@ -22,8 +22,17 @@ class ConnectionId(OrganizationId):
     regex = auth0.CONNECTION_ID.pattern
 
 
+class InvitationId(OrganizationId):
+    regex = auth0.INVITATION_ID.pattern
+
+
 def register() -> None:
     """Register once per process (Django refuses to register a name twice)."""
-    for name, converter in (("org_id", OrganizationId), ("con_id", ConnectionId)):
+    converters: tuple[tuple[str, type[OrganizationId]], ...] = (
+        ("org_id", OrganizationId),
+        ("con_id", ConnectionId),
+        ("inv_id", InvitationId),  # invitations (orgs/invitations.py)
+    )
+    for name, converter in converters:
         if name not in get_converters():
             register_converter(converter, name)

@@ -6,6 +6,7 @@ Every variable is listed in `.env.example` and in the README's configuration sec
 from __future__ import annotations
 
 import ipaddress
+import re
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -91,6 +92,16 @@ else:
         )
 AUTH0_AUDIENCE = env("AUTH0_AUDIENCE", default=f"{AUTH0_BASE_URL}/api/v2/")
 AUTH0_TIMEOUT = env.float("AUTH0_TIMEOUT", default=10.0)
+# Invitations (orgs/invitations.py): the application an invitation opens. Set, Org Desk offers
+# only this one and needs no scope to list applications; unset, the invite form lists the
+# tenant's applications that accept invitations (GET /clients: read:clients or
+# read:client_summary).
+AUTH0_INVITE_CLIENT_ID = env("AUTH0_INVITE_CLIENT_ID", default="")
+if AUTH0_INVITE_CLIENT_ID and not re.fullmatch(r"[A-Za-z0-9_-]{1,128}", AUTH0_INVITE_CLIENT_ID):
+    raise ImproperlyConfigured(
+        "AUTH0_INVITE_CLIENT_ID is not an Auth0 application (client) id: letters, digits, "
+        "'_' and '-' only (Auth0 Dashboard → Applications → the application → Client ID)."
+    )
 
 # Size and speed of the embedded sandbox tenant (ignored with a real AUTH0_DOMAIN).
 SANDBOX_ORGANIZATIONS = env.int("SANDBOX_ORGANIZATIONS", default=1200)

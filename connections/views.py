@@ -23,6 +23,7 @@ from adminsite.audit import recording as audit
 from adminsite.audit.models import Action, labelled
 from adminsite.http import HtmxHttpRequest
 from adminsite.permissions import operator_required
+from connections import rules
 from connections.forms import DomainLevelForm
 
 logger = logging.getLogger(__name__)
@@ -41,8 +42,18 @@ class ConnectionRow:
     def id(self) -> str:
         return self.enabled.connection_id
 
+    @property
+    def offers_button(self) -> bool:
+        """ "Show as button" applies (an enterprise connection)."""
+        return "show_as_button" in rules.applicable(self.enabled.strategy)
 
-def _domain_levels(request: HttpRequest) -> dict[str, auth0.Connection]:
+    @property
+    def offers_signup(self) -> bool:
+        """Signup applies (a database connection)."""
+        return "is_signup_enabled" in rules.applicable(self.enabled.strategy)
+
+
+def domain_levels(request: HttpRequest) -> dict[str, auth0.Connection]:
     try:
         return auth0.domain_connection_index()
     except auth0.Auth0Error as exc:
@@ -50,12 +61,12 @@ def _domain_levels(request: HttpRequest) -> dict[str, auth0.Connection]:
         return {}
 
 
-def _row(enabled: auth0.EnabledConnection, index: dict[str, auth0.Connection]) -> ConnectionRow:
+def row_of(enabled: auth0.EnabledConnection, index: dict[str, auth0.Connection]) -> ConnectionRow:
     connection = index.get(enabled.connection_id)
     return ConnectionRow(enabled, connection.is_domain_connection if connection else None)
 
 
-def _failed(
+def failure_answer(
     request: HttpRequest, connection_id: str, exc: auth0.Auth0Error, *, changing: bool = False
 ) -> HttpResponse:
     """The answer when Auth0 could not read or change a connection's row, with a message.
@@ -73,7 +84,7 @@ def _failed(
     return flash.no_swap()
 
 
-def _row_answer(
+def row_answer(
     request: HttpRequest,
     org_id: str,
     connection_id: str,
@@ -90,8 +101,8 @@ def _row_answer(
     try:
         enabled = auth0.get_enabled_connection(org_id=org_id, connection_id=connection_id)
     except auth0.Auth0Error as exc:
-        return _failed(request, connection_id, exc)
-    row = _row(enabled, _domain_levels(request))
+        return failure_answer(request, connection_id, exc)
+    row = row_of(enabled, domain_levels(request))
     if stash:
         audit.stash_connection(request, org_id, enabled)
     return render(request, f"{TEMPLATE}#{partial}", {"org_id": org_id, "row": row})
@@ -110,8 +121,8 @@ def connection_list(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
         flash.report(request, exc, subject="organization")
         failed = True
     else:
-        index = _domain_levels(request) if enabled else {}
-        rows = [_row(e, index) for e in enabled]
+        index = domain_levels(request) if enabled else {}
+        rows = [row_of(e, index) for e in enabled]
     context = {"org_id": org_id, "rows": rows, "failed": failed}
     return render(request, f"{TEMPLATE}#connection-list", context)
 
@@ -119,7 +130,7 @@ def connection_list(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
 @require_GET
 def connection_row(request: HttpRequest, org_id: str, connection_id: str) -> HttpResponse:
     """One row, fresh from Auth0 (what Cancel on a confirm step goes back to)."""
-    return _row_answer(request, org_id, connection_id)
+    return row_answer(request, org_id, connection_id)
 
 
 def _refuse_unrelated(request: HttpRequest, org_id: str, connection_id: str) -> HttpResponse:
@@ -147,7 +158,7 @@ def _refuse_unrelated(request: HttpRequest, org_id: str, connection_id: str) -> 
     return HttpResponse()
 
 
-def _enabled_here(request: HttpRequest, org_id: str, connection_id: str) -> dict[str, Any]:
+def enabled_here(request: HttpRequest, org_id: str, connection_id: str) -> dict[str, Any]:
     """The connection as enabled for this organization, the proof that the organization has it.
 
     From the confirm step's read when this person made it moments ago (no call), otherwise
@@ -198,13 +209,13 @@ def domain_level(request: HttpRequest, org_id: str, connection_id: str) -> HttpR
     Only from an organization that has the connection: the confirm step's read (kept per
     person, a few minutes) or a read now proves it, and names the connection in the audit."""
     if request.method == "GET":
-        return _row_answer(request, org_id, connection_id, "confirm-domain-level", stash=True)
+        return row_answer(request, org_id, connection_id, "confirm-domain-level", stash=True)
     form = DomainLevelForm(request.POST)
     if not form.is_valid():
         messages.error(request, f"Nothing was changed: {form.problem()}.")
         return flash.no_swap()
     try:
-        here = _enabled_here(request, org_id, connection_id)
+        here = enabled_here(request, org_id, connection_id)
     except auth0.NotFound:
         return _refuse_unrelated(request, org_id, connection_id)
     except auth0.Auth0Error as exc:
@@ -217,7 +228,7 @@ def domain_level(request: HttpRequest, org_id: str, connection_id: str) -> HttpR
         flash.report(request, exc, subject="connection", changing=True)
         return flash.no_swap()
     messages.success(request, domain_level_news(connection, connection_id))
-    return _row_answer(request, org_id, connection_id)
+    return row_answer(request, org_id, connection_id)
 
 
 def _remove(request: HttpRequest, org_id: str, connection_id: str) -> dict[str, Any]:
@@ -246,14 +257,14 @@ def _remove(request: HttpRequest, org_id: str, connection_id: str) -> dict[str, 
 def remove(request: HttpRequest, org_id: str, connection_id: str) -> HttpResponse:
     """Confirm (GET), then remove (POST) the connection from this organization."""
     if request.method == "GET":
-        return _row_answer(request, org_id, connection_id, "confirm-remove", stash=True)
+        return row_answer(request, org_id, connection_id, "confirm-remove", stash=True)
     try:
         before = _remove(request, org_id, connection_id)
     except auth0.NotFound as exc:
         audit.forget_connection(request, org_id, connection_id)
-        return _failed(request, connection_id, exc)
+        return failure_answer(request, connection_id, exc)
     except auth0.Auth0Error as exc:
-        return _failed(request, connection_id, exc, changing=True)
+        return failure_answer(request, connection_id, exc, changing=True)
     audit.forget_connection(request, org_id, connection_id)
     name = labelled(str(before.get("name") or ""), connection_id)  # as Auth0 answered
     messages.success(

@@ -140,3 +140,52 @@ class ConfirmAddForm(forms.Form):
         error_messages={"invalid": "That confirm step is not valid; review the list again."},
     )
     user_id = UserIdsField(error_messages={"required": "Tick at least one person to add."})
+
+
+# --- Invitations (orgs/invitations.py) ------------------------------------------------------------
+
+INVITE_MAX_DAYS = 30  # Auth0: an invitation is valid for at most 30 days
+
+
+class InviteForm(forms.Form):
+    """An invitation as the operator asks for it. The inviter's name is not a field: it is the
+    signed-in person. The application is checked against the list the form offered
+    (orgs.invitations.client_for_post); the roles are at most 50 (Auth0's limit)."""
+
+    email = forms.EmailField(
+        max_length=254,
+        error_messages={
+            "required": "Give the email address to invite.",
+            "invalid": "That is not an email address.",
+        },
+    )
+    client_id = forms.RegexField(
+        regex=rf"\A{auth0.CLIENT_ID.pattern}\Z",
+        required=False,
+        error_messages={"invalid": "Pick the application from the list."},
+    )
+    connection_id = forms.RegexField(
+        regex=rf"\A{auth0.CONNECTION_ID.pattern}\Z",
+        required=False,
+        error_messages={"invalid": "Pick the connection from the list (con_…)."},
+    )
+    roles = RoleIdsField(required=False)
+    ttl_days = forms.IntegerField(
+        min_value=1,
+        max_value=INVITE_MAX_DAYS,
+        initial=7,
+        error_messages={
+            "required": "Say how many days the invitation is valid (1 to 30).",
+            "invalid": "The lifetime is a whole number of days (1 to 30).",
+            "min_value": "An invitation is valid for at least 1 day.",
+            "max_value": "Auth0 keeps an invitation valid for at most 30 days.",
+        },
+    )
+    delivery = forms.ChoiceField(
+        choices=[("email", "Send the invitation email"), ("link", "Just give me the link")],
+        initial="email",
+        error_messages={
+            "required": "Choose: send the email, or just the link.",
+            "invalid_choice": "Choose: send the email, or just the link.",
+        },
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from orgs import members, membership, organizations, people, search
+from orgs import invitations, members, membership, organizations, people, search
 
 app_name = "orgs"
 
@@ -34,4 +34,27 @@ search_urls = [
     path("people/", people.person, name="person"),
 ]
 
-urlpatterns = [*search_urls, *organization_urls, *member_urls]
+# An organization's invitations: the list, inviting, revoking and resending one.
+invitation_urls = [
+    path("<org_id:org_id>/invitations/", invitations.invitation_list, name="invitations"),
+    path("<org_id:org_id>/invitations/new/", invitations.invite_form, name="invite-form"),
+    path("<org_id:org_id>/invitations/new/roles/", invitations.role_options, name="invite-roles"),
+    path("<org_id:org_id>/invitations/invite/", invitations.invite, name="invite"),
+    path(
+        "<org_id:org_id>/invitations/<inv_id:invitation_id>/",
+        invitations.invitation_row,
+        name="invitation-row",
+    ),
+    path(
+        "<org_id:org_id>/invitations/<inv_id:invitation_id>/revoke/",
+        invitations.revoke,
+        name="revoke-invitation",
+    ),
+    path(
+        "<org_id:org_id>/invitations/<inv_id:invitation_id>/resend/",
+        invitations.resend,
+        name="resend-invitation",
+    ),
+]
+
+urlpatterns = [*search_urls, *organization_urls, *member_urls, *invitation_urls]

@@ -56,15 +56,14 @@
     var index = all.indexOf(currentRow());
     var next = index + step;
     if (index === -1) {
-      // Not on a row: the first row after the focus (after "Skip to members", a member), or
-      // the last one before it.
-      var here = document.activeElement && document.activeElement !== document.body ? document.activeElement : null;
-      var after = all.filter(function (row) {
-        return !here || here.compareDocumentPosition(row) & Node.DOCUMENT_POSITION_FOLLOWING;
-      });
-      next = step > 0 ? all.indexOf(after[0]) : all.indexOf(after[0]) - 1;
-      if (!after.length) next = all.length - 1;
-      if (next < 0) next = step > 0 ? 0 : all.length - 1;
+      // Not on a row: j goes to the first row after the focus (after "Skip to members", the
+      // first member), k to the last one before it.
+      var here = document.activeElement !== document.body ? document.activeElement : null;
+      var firstAfter = here ? all.findIndex(function (row) {
+        return here.compareDocumentPosition(row) & Node.DOCUMENT_POSITION_FOLLOWING;
+      }) : 0;
+      if (firstAfter === -1) firstAfter = all.length;
+      next = step > 0 ? firstAfter : firstAfter - 1;
     }
     focusOn(all[Math.max(0, Math.min(all.length - 1, next))]);
   }
@@ -87,11 +86,37 @@
   // The open confirm step or role picker that Esc closes: the one holding focus, else the only one.
   function openStep() {
     var active = document.activeElement;
-    var holding = active && active.closest ? active.closest("[data-step]") : null;
+    var holding = active && active.closest ? active.closest("[data-step]:not([hidden])") : null;
     if (holding) return holding;
-    var open = document.querySelectorAll("[data-step]");
+    var open = document.querySelectorAll("[data-step]:not([hidden])");
     return open.length === 1 ? open[0] : null;
   }
+
+  // Removing a role asks first, in its chip: × opens "Remove? Remove / Keep" with focus on Keep;
+  // Keep or Esc closes it and gives focus back to ×.
+  function askChip(ask) {
+    var confirm = ask.parentElement.querySelector(".chip-confirm");
+    if (!confirm) return;
+    confirm.hidden = false;
+    ask.setAttribute("aria-expanded", "true");
+    focusOn(confirm.querySelector("[data-chip-keep]"));
+  }
+
+  function keepChip(keep) {
+    var confirm = keep.closest(".chip-confirm");
+    var ask = confirm && confirm.parentElement.querySelector("[data-chip-ask]");
+    if (!confirm || !ask) return;
+    confirm.hidden = true;
+    ask.setAttribute("aria-expanded", "false");
+    focusOn(ask);
+  }
+
+  document.addEventListener("click", function (event) {
+    var ask = event.target.closest && event.target.closest("[data-chip-ask]");
+    if (ask && !ask.disabled) return askChip(ask);
+    var keep = event.target.closest && event.target.closest("[data-chip-keep]");
+    if (keep && !keep.disabled) keepChip(keep);
+  });
 
   function closeStep(step) {
     var cancel = step.querySelector("[data-cancel]");
@@ -155,8 +180,9 @@
     return element.closest("tr[id], td[id]") || element.closest("tr");
   }
 
+  // The row a control belongs to: a body row, or a footer row (an "Add …" step of the table).
   function rowOf(element) {
-    return element.closest("main table.grid > tbody > tr");
+    return element.closest("main table.grid > tbody > tr, main table.grid > tfoot > tr");
   }
 
   function lock(row) {
@@ -388,5 +414,65 @@
   document.addEventListener("DOMContentLoaded", function () {
     queue(document);
     fadeLater(document);
+  });
+
+  // --- 6. Steps outside a row (the invite form) and copy buttons (invitations) ---------------
+  // A button marked data-opens-step="ID" opens a step that is not a row: focus goes to the
+  // step's data-autofocus field; its Cancel (data-back-to="ID") gives focus back to the opener;
+  // after a change, focus goes to what the answer marked data-focus-after (the link to copy, or
+  // the new row). A button data-copy="ID" copies that field's value, and says so in words.
+
+  function afterFreeStep(elt, changing) {
+    var target = null;
+    if (changing) {
+      var marked = document.querySelectorAll("[data-focus-after]");
+      target = marked.length ? marked[0] : null;
+      for (var i = 0; i < marked.length; i += 1) marked[i].removeAttribute("data-focus-after");
+    } else if (elt.hasAttribute("data-opens-step")) {
+      var step = document.getElementById(elt.getAttribute("data-opens-step"));
+      target = step && (step.querySelector("[data-autofocus]") || step.querySelector("[data-cancel]"));
+    } else if (elt.hasAttribute("data-back-to")) {
+      target = document.getElementById(elt.getAttribute("data-back-to"));
+    }
+    if (target) focusOn(target);
+  }
+
+  // The element a request started from, kept by request: once swapped away, htmx reports the
+  // request's end on an ancestor instead.
+  var freeSteps = new WeakMap();
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (!elt || !elt.getAttribute) return;
+    var verb = (event.detail.requestConfig && event.detail.requestConfig.verb) || "get";
+    var free = elt.hasAttribute("data-opens-step") || elt.hasAttribute("data-back-to");
+    var changing = verb !== "get" && elt.closest("#invite-form, [data-testid=invitation-row]");
+    if (free || changing) freeSteps.set(event.detail.xhr, { elt: elt, changing: !!changing });
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var started = freeSteps.get(event.detail.xhr);
+    if (!started || !event.detail.successful) return;
+    freeSteps.delete(event.detail.xhr);
+    var delay = ((window.htmx && window.htmx.config.defaultSettleDelay) || 0) + 2;
+    window.setTimeout(function () { afterFreeStep(started.elt, started.changing); }, delay);
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy]");
+    if (!button) return;
+    var id = button.getAttribute("data-copy");
+    var field = document.getElementById(id);
+    var status = document.querySelector('[data-copy-status="' + id + '"]');
+    if (!field) return;
+    function said(text) { if (status) status.textContent = text; }
+    field.focus();
+    field.select();
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(
+        function () { said("Copied."); },
+        function () { said(document.execCommand("copy") ? "Copied." : "Press Ctrl+C to copy."); }
+      );
+    } else {
+      said(document.execCommand("copy") ? "Copied." : "Press Ctrl+C to copy.");
+    }
   });
 })();

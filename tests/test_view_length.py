@@ -18,7 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 VIEW_MODULES = (
     "adminsite/views.py",
     "adminsite/audit/views.py",
+    "connections/manage.py",
     "connections/views.py",
+    "orgs/invitations.py",
     "orgs/members.py",
     "orgs/membership.py",
     "orgs/organizations.py",

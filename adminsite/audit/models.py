@@ -36,7 +36,6 @@ class Action(models.TextChoices):
     REVOKE_INVITATION = "revoke_invitation", "Revoke invitation"
     RESEND_INVITATION = "resend_invitation", "Resend invitation"
     RESTORE_INVITATION = "restore_invitation", "Restore invitation"
-    UNDO_REMOVE_ROLE = "undo_remove_role", "Undo role removal"
 
 
 class Outcome(models.TextChoices):
@@ -81,6 +80,23 @@ STATE_LABELS = {
     "added": "Added",
     "batches": "Batches of at most 10",
     "roles_not_given": "Roles not given to",
+    # invitations (orgs/invitations.py); their links are never recorded
+    "invitation_id": "Invitation",
+    "invitee": "Invitee",
+    "inviter": "Invited by",
+    "client_id": "Application (client id)",
+    "connection_id": "Connection id",
+    "connection_name": "Connection",
+    "created_at": "Created",
+    "expires_at": "Expires",
+    "ttl_sec": "Lifetime (seconds)",
+    "send_invitation_email": "Invitation email sent",
+    "revoke_invitation": "Revoke invitation",
+    "resend_invitation": "Resend invitation",
+    "revoked": "Old invitation revoked",
+    "recreated": "New invitation created",
+    "new_invitation_id": "New invitation",
+    "invited": "Invited",
 }
 
 

@@ -374,6 +374,12 @@ def domain_connection_index() -> dict[str, Connection]:
     return index
 
 
+def known_connections() -> dict[str, Connection]:
+    """The connection index if it is in the cache, else {}: names for free (no call)."""
+    cached = _index_from_cache()
+    return cached[0] if cached is not None else {}
+
+
 def list_connections() -> list[Connection]:
     """Every tenant connection (id, name, strategy, domain level), by name: the choice of
     connections to enable for an organization. The same read as domain_connection_index

@@ -136,7 +136,7 @@ def test_every_org_desk_route_refuses_a_viewers_post(viewer, tenant, acme) -> No
     """A sweep of the URLconf, so a mutating view added later cannot forget operator_required."""
     c, token = _csrf_client(_django_viewer(viewer))
     conn = auth0.list_enabled_connections(org_id=acme)[0].connection_id
-    samples = {"org_id": acme, "connection_id": conn}
+    samples = {"org_id": acme, "connection_id": conn, "invitation_id": "uinv_abc123"}
     checked = []
     for name, route in _routes(get_resolver().url_patterns):
         if name.startswith("admin:") or name in NOT_MUTATING or name.startswith("password_"):

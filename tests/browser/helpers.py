@@ -106,6 +106,78 @@ def _open_role_picker(page: Page, site: str) -> Locator:
     return options
 
 
+def _role_removal_confirm(page: Page, site: str) -> Locator:
+    _rows_of_acme(page, site)
+    chip = page.get_by_test_id("member-row").locator(".chip").first
+    chip.get_by_role("button", name=re.compile("^Remove role")).click()
+    keep = chip.get_by_role("button", name=re.compile("^Keep role"))
+    expect(keep).to_be_focused()
+    return chip
+
+
+# --- issue #13, connections: the "Add connection…" step and a row's edit step -------------------
+
+
+def _add_connection_picker(page: Page, site: str) -> Locator:
+    _rows_of_acme(page, site)
+    page.get_by_role("button", name="Add connection…").click()
+    options = page.get_by_test_id("add-connection").get_by_test_id("connection-option")
+    expect(options.first).to_be_visible()
+    return options
+
+
+def _add_connection_settings(page: Page, site: str) -> Locator:
+    _add_connection_picker(page, site)
+    page.get_by_test_id("connection-option").filter(has_text="contoso-azure-ad").click()
+    step = page.get_by_test_id("add-connection-settings")
+    boxes = step.get_by_role("checkbox")
+    expect(boxes).to_have_count(2)  # membership on login, show as button
+    return boxes
+
+
+def _edit_connection_settings(page: Page, site: str) -> Locator:
+    _rows_of_acme(page, site)
+    row = page.get_by_test_id("connection-row").filter(has_text="Username-Password-Authentication")
+    row.get_by_role("button", name="Edit settings…").click()
+    boxes = page.get_by_test_id("edit-settings").get_by_role("checkbox")
+    expect(boxes).to_have_count(2)  # membership on login, signup
+    return boxes
+
+
+# Invitations (orgs/invitations.py): the part, the invite form, the revoke step, the link to copy.
+def _invitations_of_acme(page: Page, site: str) -> Locator:
+    _rows_of_acme(page, site)
+    rows = page.get_by_test_id("invitation-row")
+    expect(rows).to_have_count(4)
+    return rows
+
+
+def _invite_form(page: Page, site: str) -> Locator:
+    _invitations_of_acme(page, site)
+    page.get_by_role("button", name="Invite…").click()
+    form = page.get_by_test_id("invite-form")
+    expect(form.get_by_label("Email", exact=True)).to_be_focused()
+    return form
+
+
+def _revoke_invitation_confirm(page: Page, site: str) -> Locator:
+    rows = _invitations_of_acme(page, site)
+    rows.first.get_by_role("button", name=re.compile(r"^Revoke…")).click()
+    confirm = page.get_by_test_id("confirm-revoke")
+    expect(confirm.get_by_role("button", name="Cancel")).to_be_focused()
+    return confirm
+
+
+def _invite_link(page: Page, site: str) -> Locator:
+    form = _invite_form(page, site)
+    form.get_by_label("Email", exact=True).fill("a11y.person@example.org")
+    form.get_by_label("Just give me the link (to copy; no email)").check()
+    form.get_by_role("button", name="Send the invitation").click()
+    panel = page.get_by_test_id("invite-link")
+    expect(panel.get_by_label("Invitation link")).to_be_focused()
+    return panel
+
+
 def _search_results(text: str) -> Callable[[Page, str], Locator]:
     def opened(page: Page, site: str) -> Locator:
         page.goto(f"{site}/orgs/search/?q={quote(text, safe='')}")
@@ -217,6 +289,14 @@ PAGE_STATES: tuple[PageState, ...] = (
     PageState("organization-domain-level-confirm", _domain_level_confirm),
     PageState("organization-remove-confirm", _remove_confirm),
     PageState("organization-role-picker", _open_role_picker),
+    PageState("organization-role-removal-confirm", _role_removal_confirm),
+    PageState("organization-add-connection", _add_connection_picker),
+    PageState("organization-add-connection-settings", _add_connection_settings),
+    PageState("organization-edit-connection-settings", _edit_connection_settings),
+    PageState("organization-invitations", _invitations_of_acme),
+    PageState("organization-invite-form", _invite_form),
+    PageState("organization-revoke-invitation-confirm", _revoke_invitation_confirm),
+    PageState("organization-invite-link", _invite_link),
     PageState("search-name", _search_results("acme")),
     PageState("search-shared-email", _search_results("sam.lee@shared.example")),
     # One account has this email: the search opens that person's page.

@@ -35,6 +35,7 @@ def ids(tenant) -> dict[str, str]:
     acme = org_id("acme")
     member = auth0.list_members(org_id=acme).members[0]
     connection = auth0.list_enabled_connections(org_id=acme)[0]
+    invitation = auth0.list_invitations(org_id=acme).invitations[0]
     entry = AuditEntry.objects.create(
         username="olivia",
         action=Action.REMOVE_ROLE,
@@ -47,6 +48,7 @@ def ids(tenant) -> dict[str, str]:
         "con": connection.connection_id,
         "user": member.user_id,
         "entry": str(entry.pk),
+        "inv": invitation.id,
     }
 
 
@@ -78,10 +80,24 @@ ROUTES: dict[str, tuple[str, tuple[str, ...], str, tuple[str, ...]]] = {
         'data-testid="confirm-remove-member"',
         ("user_id",),
     ),
+    # issue #13, connections: the "Add connection…" step (picker, filter, settings) and edit step
+    "add-connection": (
+        "connections:add",
+        ("org",),
+        'data-testid="add-connection"',
+        ("q", "connection_id", "step"),
+    ),
+    "edit-settings": ("connections:settings", ("org", "con"), 'data-testid="edit-settings"', ()),
+    # invitations (orgs/invitations.py)
+    "invitations": ("orgs:invitations", ("org",), 'id="invitation-list"', ("page",)),
+    "invite-form": ("orgs:invite-form", ("org",), 'data-testid="invite-form"', ()),
+    "invite-roles": ("orgs:invite-roles", ("org",), 'class="role-options"', ("q", "roles")),
+    "invitation-row": ("orgs:invitation-row", ("org", "inv"), 'data-testid="invitation-row"', ()),
+    "revoke-step": ("orgs:revoke-invitation", ("org", "inv"), 'data-testid="confirm-revoke"', ()),
     "audit-list": ("audit:list", (), 'data-testid="audit-filter"', ("org", "user", "page")),
     "audit-detail": ("audit:detail", ("entry",), 'data-testid="audit-detail"', ()),
 }
-PLACEHOLDERS = {"org": ORG, "con": CON, "entry": "987654321"}
+PLACEHOLDERS = {"org": ORG, "con": CON, "entry": "987654321", "inv": "uinv_PLACEHOLDER0"}
 MESSAGE = 'class="message message-'
 
 

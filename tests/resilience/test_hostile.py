@@ -33,6 +33,10 @@ ALLOWED_UPSTREAM = [
         # adding members resolves each line (orgs.membership)
         r"^/api/v2/users-by-email$",
         rf"^/api/v2/users/{SEG}$",
+        # invitations (orgs/invitations.py)
+        rf"^/api/v2/organizations/{SEG}/invitations$",
+        rf"^/api/v2/organizations/{SEG}/invitations/{SEG}$",
+        r"^/api/v2/clients$",
     )
 ]
 
@@ -131,6 +135,17 @@ ROUTES = [
     "/orgs/{org}/members/add/",
     "/orgs/{org}/members/row/?user_id=auth0%7Cx",
     "/orgs/{org}/members/remove/?user_id=auth0%7Cx",
+    # issue #13, connections: enable (the picker and its POST) and a connection's settings
+    "/orgs/{org}/connections/add/",
+    "/orgs/{org}/connections/{con}/settings/",
+    # invitations
+    "/orgs/{org}/invitations/",
+    "/orgs/{org}/invitations/new/",
+    "/orgs/{org}/invitations/new/roles/",
+    "/orgs/{org}/invitations/invite/",
+    "/orgs/{org}/invitations/{inv}/",
+    "/orgs/{org}/invitations/{inv}/revoke/",
+    "/orgs/{org}/invitations/{inv}/resend/",
 ]
 
 
@@ -138,7 +153,7 @@ ROUTES = [
 # with a connection id (where a well-formed "con_abc" is not hostile).
 PATH_CASES = [
     (where, route, bad)
-    for where in ("org", "con")
+    for where in ("org", "con", "inv")
     for route in ROUTES
     for bad in HOSTILE_PATH_IDS
     if f"{{{where}}}" in route and not (where == "con" and bad == "con_abc")
@@ -151,8 +166,9 @@ def test_hostile_ids_in_paths_never_reach_auth0(
     operator_client, acme, tenant, bad, route, where
 ) -> None:
     con = auth0.list_enabled_connections(org_id=acme)[0].connection_id
+    inv = auth0.list_invitations(org_id=acme).invitations[0].id
     tenant.clear_log()
-    values = {"org": acme, "con": con, where: bad}
+    values = {"org": acme, "con": con, "inv": inv, where: bad}
     url = route.format(**values)
     for method in ("get", "post"):
         r = getattr(operator_client, method)(url, headers=HTMX)
@@ -309,6 +325,8 @@ def _mutating_requests(acme: str, con: str) -> list[tuple[str, dict]]:
             {"is_domain_connection": "true"},
         ),
         (reverse("connections:remove", args=[acme, con]), {"name": "x"}),
+        (reverse("connections:add", args=[acme]), {"connection_id": con}),
+        (reverse("connections:settings", args=[acme, con]), {"show_as_button": "on"}),
         (reverse("orgs:assign-roles", args=[acme]), {"user_id": "auth0|x", "roles": [role]}),
         (reverse("orgs:remove-role", args=[acme]), {"user_id": "auth0|x", "role": role}),
         # adding and removing members (orgs.membership)
@@ -352,6 +370,8 @@ def test_wrong_methods_on_actions(operator_client, acme, tenant, method) -> None
             reverse("connections:domain-level", args=[acme, con]),
             reverse("connections:remove", args=[acme, con]),
             reverse("orgs:remove-member", args=[acme]),
+            reverse("connections:add", args=[acme]),
+            reverse("connections:settings", args=[acme, con]),
         ]
     for url in urls:
         r = getattr(operator_client, method)(url, headers=HTMX)
