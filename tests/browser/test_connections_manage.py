@@ -131,6 +131,7 @@ def test_enterprise_connection_offers_a_button_and_no_signup(
     expect(step.get_by_role("checkbox", name=re.compile("Show as button"))).to_be_checked()
     expect(step.get_by_role("checkbox", name=re.compile("Signup"))).to_have_count(0)
     expect(step).to_contain_text("Signup: only for database connections")
+    expect(step.locator(":focus")).to_have_count(1)  # settled: the step holds focus
     page.keyboard.press("Escape")
     expect(page.get_by_role("button", name="Add connection…")).to_be_focused()
     assert mutations(http_tenant) == []
