@@ -93,20 +93,47 @@
   }
 
   // Removing a role asks first, in its chip: × opens "Remove? Remove / Keep" with focus on Keep;
-  // Keep or Esc closes it and gives focus back to ×.
+  // Keep or Esc closes it and gives focus back to ×. The two buttons are made here, not sent
+  // with every chip of a page: Remove posts the role's id (the ×'s data-chip-ask) to the cell's
+  // data-remove-role URL, and the cell adds the member (its hx-vals).
+  function button(label, text, className) {
+    var made = document.createElement("button");
+    made.type = "button";
+    made.className = className;
+    made.textContent = text;
+    made.setAttribute("aria-label", label);
+    return made;
+  }
+
   function askChip(ask) {
-    var confirm = ask.parentElement.querySelector(".chip-confirm");
-    if (!confirm) return;
-    confirm.hidden = false;
+    var chip = ask.closest(".chip");
+    var cell = ask.closest("[data-remove-role]");
+    if (!chip || !cell || chip.querySelector(".chip-confirm")) return;
+    var name = chip.firstChild ? chip.firstChild.textContent.trim() : "";
+    var confirm = document.createElement("span");
+    confirm.className = "chip-confirm";
+    confirm.setAttribute("data-step", "");
+    confirm.appendChild(document.createTextNode("Remove? "));
+    var remove = button("Yes, remove role " + name, "Remove", "small danger");
+    remove.setAttribute("hx-post", cell.getAttribute("data-remove-role"));
+    remove.setAttribute("hx-vals", JSON.stringify({ role: ask.getAttribute("data-chip-ask") }));
+    var keep = button("Keep role " + name, "Keep", "small");
+    keep.setAttribute("data-cancel", "");
+    keep.setAttribute("data-chip-keep", "");
+    confirm.appendChild(remove);
+    confirm.appendChild(document.createTextNode(" "));
+    confirm.appendChild(keep);
+    chip.appendChild(confirm);
+    window.htmx.process(confirm);
     ask.setAttribute("aria-expanded", "true");
-    focusOn(confirm.querySelector("[data-chip-keep]"));
+    focusOn(keep);
   }
 
   function keepChip(keep) {
-    var confirm = keep.closest(".chip-confirm");
-    var ask = confirm && confirm.parentElement.querySelector("[data-chip-ask]");
-    if (!confirm || !ask) return;
-    confirm.hidden = true;
+    var chip = keep.closest(".chip");
+    var ask = chip && chip.querySelector("[data-chip-ask]");
+    keep.closest(".chip-confirm").remove();
+    if (!ask) return;
     ask.setAttribute("aria-expanded", "false");
     focusOn(ask);
   }

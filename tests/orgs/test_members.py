@@ -328,19 +328,21 @@ def test_remove_button_sends_what_remove_role_needs(operator_client, tenant, acm
     # Every button of the cell swaps the cell and sends the member (htmx inherits these).
     assert cell["hx-target"] == "this" and cell["hx-swap"] == "outerHTML"
     assert json.loads(cell["hx-vals"]) == {"user_id": user_id}
+    # The ×: static/app.js makes its confirm step, whose Remove posts {"role": data-chip-ask}
+    # to the cell's data-remove-role (tests/browser: the click through).
     [chip] = [
         a
         for t, a in _elements(body)
         if t == "button"
         and a["in-cell"] == cell["id"]
-        and a.get("aria-label") == f"Yes, remove role {HOSTILE_ROLE_NAME}"
+        and a.get("aria-label") == f"Remove role {HOSTILE_ROLE_NAME}…"
     ]
-    values = json.loads(cell["hx-vals"]) | json.loads(chip["hx-vals"])
+    values = json.loads(cell["hx-vals"]) | {"role": chip["data-chip-ask"]}
     assert values == {"user_id": user_id, "role": role.id}  # ids only: no name is posted
-    assert chip["hx-post"] == reverse("orgs:remove-role", args=[acme])
+    assert cell["data-remove-role"] == reverse("orgs:remove-role", args=[acme])
 
     tenant.clear_log()
-    r = operator_client.post(chip["hx-post"], values, headers=HTMX)
+    r = operator_client.post(cell["data-remove-role"], values, headers=HTMX)
     answer = r.content.decode()
     assert r.status_code == 200 and "<script>" not in answer
     assert f"Removed the role {html.escape(HOSTILE_ROLE_NAME)}" in answer
@@ -407,11 +409,10 @@ def test_rows_escape_every_value_of_a_member() -> None:
     assert f"Remove role {escaped}" in rendered
     [cell] = [a for t, a in _elements(rendered) if t == "td" and "hx-vals" in a]
     assert json.loads(cell["hx-vals"]) == {"user_id": member.user_id}
-    buttons = [a for t, a in _elements(rendered) if t == "button" and "hx-vals" in a]
-    [chip] = [a for a in buttons if "role" in json.loads(a["hx-vals"])]
-    [remove] = [a for a in buttons if a not in [chip]]  # Remove… (orgs.membership)
-    assert json.loads(remove["hx-vals"]) == {"user_id": member.user_id}
-    assert json.loads(chip["hx-vals"]) == {"role": f"rol_{hostile}"}
+    [remove] = [a for t, a in _elements(rendered) if t == "button" and "hx-vals" in a]
+    assert json.loads(remove["hx-vals"]) == {"user_id": member.user_id}  # Remove… (membership)
+    [chip] = [a for t, a in _elements(rendered) if t == "button" and "data-chip-ask" in a]
+    assert chip["data-chip-ask"] == f"rol_{hostile}"
     empty = auth0.Member(user_id="auth0|y", email="", name="", picture="", roles=())
     viewer = row.render({"member": empty, "org_id": "org_abc", "is_operator": False})
     assert viewer.count(">—</td>") == 2 and "No roles" in viewer
