@@ -31,6 +31,19 @@ def open_org(page: Page, site: str, name: str) -> str:
     return oid
 
 
+def focused(page: Page) -> Locator:
+    return page.locator(":focus")
+
+
+def press_until(page: Page, key: str, locator: Locator, limit: int = 80) -> int:
+    """Press `key` until `locator` has focus; the number of presses."""
+    for count in range(1, limit + 1):
+        page.keyboard.press(key)
+        if locator.evaluate("e => e === document.activeElement"):
+            return count
+    raise AssertionError(f"{key} × {limit} never reached {locator}")
+
+
 def message(page: Page):
     """The newest flash message (htmx adds new ones on top)."""
     return page.locator("#messages .message").first

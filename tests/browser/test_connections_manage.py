@@ -10,19 +10,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from adminsite import auth0
-from tests.browser.helpers import message, open_org
+from tests.browser.helpers import message, open_org, press_until
 from tests.helpers import mutations
 
 pytestmark = pytest.mark.browser
-
-
-def press_until(page: Page, key: str, locator, limit: int = 80) -> int:
-    """Press `key` until `locator` has focus; the number of presses."""
-    for count in range(1, limit + 1):
-        page.keyboard.press(key)
-        if locator.evaluate("e => e === document.activeElement"):
-            return count
-    raise AssertionError(f"{key} × {limit} never reached {locator}")
 
 
 def tenant_connection(name: str) -> auth0.Connection:

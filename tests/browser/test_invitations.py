@@ -10,18 +10,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from adminsite.audit.models import Action, AuditEntry, Outcome
-from tests.browser.helpers import message, open_org
+from tests.browser.helpers import message, open_org, press_until
 from tests.helpers import mutations
 
 pytestmark = pytest.mark.browser
-
-
-def press_until(page: Page, key: str, locator, limit: int = 80) -> int:
-    for count in range(1, limit + 1):
-        page.keyboard.press(key)
-        if locator.evaluate("e => e === document.activeElement"):
-            return count
-    raise AssertionError(f"{key} × {limit} never reached {locator}")
 
 
 def to_invitation_row(page: Page, email: str):

@@ -13,23 +13,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from adminsite import auth0
-from tests.browser.helpers import message, open_org
+from tests.browser.helpers import message, open_org, press_until
 from tests.helpers import mutations, org_id
 
 pytestmark = pytest.mark.browser
-
-
-def focused(page: Page):
-    return page.locator(":focus")
-
-
-def press_until(page: Page, key: str, locator, limit: int = 80) -> int:
-    """Press `key` until `locator` has focus; the number of presses."""
-    for count in range(1, limit + 1):
-        page.keyboard.press(key)
-        if locator.evaluate("e => e === document.activeElement"):
-            return count
-    raise AssertionError(f"{key} × {limit} never reached {locator}")
 
 
 def first_connection(oid: str) -> auth0.EnabledConnection:

@@ -11,8 +11,7 @@ from playwright.sync_api import Page, expect
 
 from adminsite import auth0
 from adminsite.templatetags.orgdesk import dom_id
-from tests.browser.helpers import message, open_org
-from tests.browser.test_keyboard import focused, press_until
+from tests.browser.helpers import focused, message, open_org, press_until
 from tests.helpers import mutations, org_id
 
 pytestmark = pytest.mark.browser
