@@ -2,7 +2,7 @@
 from the audit log (MemberRestorer).
 
 Adding is three steps, all in the Members part of the organization page: the form (pasted
-emails or user ids, at most 10 lines, and roles to give), the review (each line looked up in
+emails or user ids, at most 50 lines, and roles to give), the review (each line looked up in
 Auth0: an email with `GET /users-by-email`, a user id with `GET /users/{id}`), which is the
 confirm step, and the add (`POST …/members`, 10 per call, then `POST …/members/{id}/roles` for
 each person added when roles were picked), after which the members list is read again once.
@@ -211,7 +211,7 @@ def _stashed_review(
 @require_POST
 @operator_required
 def add_review(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
-    """Look the pasted lines up (one call each, at most 10 lines) and show who will be added,
+    """Look the pasted lines up (one call each, at most 50 lines) and show who will be added,
     who is a member already, who was not found, and the roles: the confirm step."""
     form = AddMembersForm(request.POST)
     if not form.is_valid():
