@@ -95,7 +95,7 @@ def add_members(ctx: Ctx) -> tuple[int, Any]:
             raise ApiError(404, "The user does not exist.", "inexistent_user")
     for user_id in members:
         ctx.store.members[oid].setdefault(user_id, ctx.store.now())
-    ctx.store.touch()
+    ctx.store.touch("members")
     return 204, None
 
 
@@ -107,7 +107,7 @@ def delete_members(ctx: Ctx) -> tuple[int, Any]:
     for user_id in members:
         ctx.store.members[oid].pop(user_id, None)
         ctx.store.member_roles.pop((oid, user_id), None)
-    ctx.store.touch()
+    ctx.store.touch("members")
     return 204, None
 
 

@@ -75,18 +75,20 @@ class Store:
     # org id -> {invitation id: the invitation, as Auth0 answers it}, in creation order
     invitations: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     clock: datetime = EPOCH
-    version: int = 0
+    versions: dict[str, int] = field(default_factory=dict)  # "orgs", "users", "members"
     _orders: dict[tuple[str, str], tuple[tuple[int, int], Any]] = field(
         default_factory=dict, repr=False
     )
 
-    def touch(self) -> None:
-        """Forget the cached sort orders (call after adding or removing organizations or
-        members)."""
-        self.version += 1
+    def touch(self, kind: str = "") -> None:
+        """Forget the cached orders of one kind ("orgs", "users", "members") after adding or
+        removing some, or of every kind; a member added does not re-sort 20,000 organizations."""
+        for each in (kind,) if kind else ("orgs", "users", "members"):
+            self.versions[each] = self.versions.get(each, 0) + 1
 
     def _cached[T](self, what: tuple[str, str], size: int, build: Callable[[], T]) -> T:
-        stamp = (self.version, size)  # the size also catches a change made without touch()
+        # the size also catches a change made without touch()
+        stamp = (self.versions.get(what[0], 0), size)
         hit = self._orders.get(what)
         if hit is None or hit[0] != stamp:
             hit = (stamp, build())

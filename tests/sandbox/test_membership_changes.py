@@ -208,3 +208,18 @@ def test_service_module_connection_settings(tenant: Tenant) -> None:
         auth0.add_enabled_connection(org_id=acme, connection_id=conn.id)
     with pytest.raises(auth0.Conflict):  # the 11th
         auth0.add_enabled_connection(org_id=acme, connection_id=spare[10 - len(enabled)].id)
+
+
+def test_adding_a_member_keeps_the_organizations_sort_orders(api: Api, sandbox: Tenant) -> None:
+    """Search and the organization list keep their cached orders when only members change."""
+    acme = org(api, "acme")
+    by_name = sandbox.store.org_order("name:1")
+    folded = sandbox.store.folded_org_names()
+    members_before = sandbox.store.member_order(acme)
+    r = api.call(
+        "POST", f"/organizations/{acme}/members", json={"members": _strangers(sandbox, acme, 1)}
+    )
+    assert r.status_code == 204
+    assert sandbox.store.org_order("name:1") is by_name
+    assert sandbox.store.folded_org_names() is folded
+    assert sandbox.store.member_order(acme) is not members_before  # the members are new
