@@ -1,4 +1,4 @@
-"""The service module's invitations and applications (issue #13): list, create, get and revoke
+"""The service module's invitations and applications: list, create, get and revoke
 invitations; list clients. Bodies follow go-auth0's recordings (TestOrganizationManager_
 CreateInvitation, _Invitations, _DeleteInvitation).
 """

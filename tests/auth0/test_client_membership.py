@@ -1,4 +1,4 @@
-"""The service module's changes to an organization's connections and members (issue #13):
+"""The service module's changes to an organization's connections and members:
 update_enabled_connection, list_connections, add_members and remove_members in batches of 10.
 """
 

@@ -128,7 +128,7 @@ def _role_removal_confirm(page: Page, site: str) -> Locator:
     return chip
 
 
-# --- issue #13, connections: the "Add connection…" step and a row's edit step -------------------
+# --- connections: the "Add connection…" step and a row's edit step -------------------
 
 
 def _add_connection_picker(page: Page, site: str) -> Locator:

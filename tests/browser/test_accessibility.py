@@ -1,4 +1,4 @@
-"""Browser: issue #12, "keyboard first, phone-proof". Every page and state a support person meets,
+"""Browser: keyboard first, phone-proof. Every page and state a support person meets,
 checked by axe-core (every rule it runs by default) at 1280 and 390 px wide, in light and in dark;
 and none of them may scroll sideways on a 390 px phone or in a 1280 px window at 400% zoom (320 px).
 

@@ -1,5 +1,5 @@
 """Enabling a connection and changing its settings in its row, with the keyboard alone, on the
-sandbox over HTTP (issue #13, 1–2): the picker and the edit step take focus, Esc gives it back
+sandbox over HTTP: the picker and the edit step take focus, Esc gives it back
 to the button that opened them, the refusals Org Desk decides itself send nothing to Auth0."""
 
 from __future__ import annotations

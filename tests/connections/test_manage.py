@@ -1,4 +1,4 @@
-"""Enabling a connection for an organization and changing its settings there (issue #13, 1–2):
+"""Enabling a connection for an organization and changing its settings there:
 the views, the rules checked before any call, the audit entries and the upstream calls."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Invitations (issue #13, point 4): the list, inviting, revoking, resending, through the views.
+"""Invitations: the list, inviting, revoking, resending, through the views.
 
 Upstream calls are counted with the sandbox's request log: list 1; invite form 2 (+1 for the
 application list, cached); invite 1 + 1 refresh; revoke 1 read at the confirm step + 1 DELETE;

@@ -1,4 +1,4 @@
-"""`make a11y-figures`: the keyboard and phone figures of issue #12, measured in Debian's chromium.
+"""`make a11y-figures`: the keyboard and phone figures, measured in Debian's chromium.
 
 Org Desk runs on Django's live-server thread in this process (a throwaway test database, nothing
 written to the project) and talks over real HTTP to the sandbox tenant served from another

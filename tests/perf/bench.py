@@ -9,7 +9,7 @@ headers of adminsite.middleware.UpstreamTimingMiddleware (`Server-Timing: app;du
 upstream;dur=...` and `X-Upstream-Calls`, token calls excluded), and prints upstream calls,
 median and 95th-percentile server time, Org Desk's own time (server time minus upstream time),
 its share of the total, and the bytes of HTML sent; at 100 organizations / 100 members and at
-20,000 organizations / 5,000 members, measured in turn. Then it checks the targets of issue #4,
+20,000 organizations / 5,000 members, measured in turn. Then it checks its targets,
 prints PASS or FAIL for each, and exits with status 1 if any target fails.
 
     .venv/bin/python -m tests.perf.bench     # or: make bench [BENCH_LATENCY=50] [BENCH_ROUNDS=20]
@@ -36,7 +36,7 @@ ROUNDS = max(3, int(os.environ.get("BENCH_ROUNDS", "20")))
 SIZES = ((100, 100), (20_000, 5_000))  # (organizations, members of the big organization)
 HTMX = {"HX-Request": "true"}
 
-# Targets (issue #4): upstream calls per request (token excluded), mutations per action.
+# Targets: upstream calls per request (token excluded), mutations per action.
 PAGE_CALLS = {
     "organization list": 1,
     "organization page": 1,
@@ -46,7 +46,7 @@ PAGE_CALLS = {
     "role picker": 2,
     "search organizations": 1,
     "person page": 2,
-    # issue #13, connections: the "Add connection…" picker (the organization's connections; the
+    # connections: the "Add connection…" picker (the organization's connections; the
     # tenant's come from the warm index) and the edit step (the connection's settings)
     "add connection picker": 1,
     "edit connection settings step": 1,

@@ -80,7 +80,7 @@ ROUTES: dict[str, tuple[str, tuple[str, ...], str, tuple[str, ...]]] = {
         'data-testid="confirm-remove-member"',
         ("user_id",),
     ),
-    # issue #13, connections: the "Add connection…" step (picker, filter, settings) and edit step
+    # connections: the "Add connection…" step (picker, filter, settings) and edit step
     "add-connection": (
         "connections:add",
         ("org",),

@@ -239,7 +239,7 @@ CASES = [
         lambda c: {"user_id": MEMBER, "role": c["role"]},
         action="remove_role",
     ),
-    # issue #13, connections: enable one, change one's settings
+    # connections: enable one, change one's settings
     Case("add connection step", "get", lambda c: reverse("connections:add", args=[c["org"]])),
     Case(
         "enable connection",

@@ -135,7 +135,7 @@ ROUTES = [
     "/orgs/{org}/members/add/",
     "/orgs/{org}/members/row/?user_id=auth0%7Cx",
     "/orgs/{org}/members/remove/?user_id=auth0%7Cx",
-    # issue #13, connections: enable (the picker and its POST) and a connection's settings
+    # connections: enable (the picker and its POST) and a connection's settings
     "/orgs/{org}/connections/add/",
     "/orgs/{org}/connections/{con}/settings/",
     # invitations

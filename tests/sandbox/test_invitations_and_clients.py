@@ -1,4 +1,4 @@
-"""The sandbox tenant's invitations and applications (issue #13), through `SandboxAdapter`, and
+"""The sandbox tenant's invitations and applications, through `SandboxAdapter`, and
 the service module against it."""
 
 from __future__ import annotations

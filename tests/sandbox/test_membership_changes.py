@@ -1,4 +1,4 @@
-"""The sandbox tenant's changes to an organization's members and connections (issue #13):
+"""The sandbox tenant's changes to an organization's members and connections:
 limits, idempotence, errors and scopes, and the service module's batches against it."""
 
 from __future__ import annotations
