@@ -59,6 +59,11 @@ class Member:
     picture: str
     roles: tuple[Role, ...]
 
+    @property
+    def label(self) -> str:
+        """How a control names the member: the name, else the email, else the user id."""
+        return self.name or self.email or self.user_id
+
 
 @dataclass(frozen=True, slots=True)
 class User:

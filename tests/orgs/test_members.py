@@ -287,22 +287,28 @@ HOSTILE_ROLE_NAME = '"\'><script>alert(1)</script> & {"role": "rol_other"}'
 
 class _Elements(HTMLParser):
     """Start tags with their attributes, entities decoded as a browser decodes them; each
-    element also gets `in-cell`, the id of the table cell it is in."""
+    element also gets `in-cell`, the id of the table cell it is in, and `row-vals`, the hx-vals
+    of its table row (which htmx adds to every request of the row's buttons)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.found: list[tuple[str, dict[str, str]]] = []
         self.cell = ""
+        self.row_vals = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = {k: v or "" for k, v in attrs}
         if tag == "td":
             self.cell = found.get("id", "")
-        self.found.append((tag, found | {"in-cell": self.cell}))
+        if tag == "tr":
+            self.row_vals = found.get("hx-vals", "")
+        self.found.append((tag, found | {"in-cell": self.cell, "row-vals": self.row_vals}))
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "td":
             self.cell = ""
+        if tag == "tr":
+            self.row_vals = ""
 
 
 def _elements(body: str) -> list[tuple[str, dict[str, str]]]:
@@ -327,7 +333,7 @@ def test_remove_button_sends_what_remove_role_needs(operator_client, tenant, acm
     cell = _cell_of(body, user_id, acme)
     # Every button of the cell swaps the cell and sends the member (htmx inherits these).
     assert cell["hx-target"] == "this" and cell["hx-swap"] == "outerHTML"
-    assert json.loads(cell["hx-vals"]) == {"user_id": user_id}
+    assert json.loads(cell["row-vals"]) == {"user_id": user_id}
     # The ×: static/app.js makes its confirm step, whose Remove posts {"role": data-chip-ask}
     # to the cell's data-remove-role (tests/browser: the click through).
     [chip] = [
@@ -337,7 +343,7 @@ def test_remove_button_sends_what_remove_role_needs(operator_client, tenant, acm
         and a["in-cell"] == cell["id"]
         and a.get("aria-label") == f"Remove role {HOSTILE_ROLE_NAME}…"
     ]
-    values = json.loads(cell["hx-vals"]) | {"role": chip["data-chip-ask"]}
+    values = json.loads(cell["row-vals"]) | {"role": chip["data-chip-ask"]}
     assert values == {"user_id": user_id, "role": role.id}  # ids only: no name is posted
     assert cell["data-remove-role"] == reverse("orgs:remove-role", args=[acme])
 
@@ -355,12 +361,12 @@ def test_add_roles_button_opens_the_picker_for_its_member(operator_client, tenan
     user_id = "oidc|corp/okta|00u1abc"
     body = operator_client.get(reverse("orgs:members", args=[acme]), headers=HTMX).content.decode()
     cell = _cell_of(body, user_id, acme)
-    # Every cell's Add roles… asks the same URL; the member comes from the cell's hx-vals,
+    # Every cell's Add roles… asks the same URL; the member comes from the row's hx-vals,
     # which htmx adds to a GET's query string (as the browser test exercises).
     picker = reverse("orgs:role-picker", args=[acme])
     adds = [a for t, a in _elements(body) if t == "button" and a.get("hx-get") == picker]
     assert len(adds) == len(_members(acme))
-    r = operator_client.get(picker, json.loads(cell["hx-vals"]), headers=HTMX)
+    r = operator_client.get(picker, json.loads(cell["row-vals"]), headers=HTMX)
     assert r.status_code == 200
     assert 'data-testid="role-picker"' in r.content.decode()
     assert r.context["member"]["user_id"] == user_id
@@ -407,10 +413,11 @@ def test_rows_escape_every_value_of_a_member() -> None:
     assert f'<td data-label="Email">{escaped}@example.com</td>' in rendered
     assert f'<code class="muted">auth0|{escaped}</code>' in rendered
     assert f"Remove role {escaped}" in rendered
-    [cell] = [a for t, a in _elements(rendered) if t == "td" and "hx-vals" in a]
-    assert json.loads(cell["hx-vals"]) == {"user_id": member.user_id}
-    [remove] = [a for t, a in _elements(rendered) if t == "button" and "hx-vals" in a]
-    assert json.loads(remove["hx-vals"]) == {"user_id": member.user_id}  # Remove… (membership)
+    [tr] = [a for t, a in _elements(rendered) if t == "tr"]
+    assert json.loads(tr["hx-vals"]) == {"user_id": member.user_id}  # every button of the row
+    [remove] = [a for t, a in _elements(rendered) if t == "button" and a.get("hx-target")]
+    assert json.loads(remove["row-vals"]) == {"user_id": member.user_id}  # Remove… (membership)
+    assert remove["aria-label"] == f"Remove {hostile} from this organization…"
     [chip] = [a for t, a in _elements(rendered) if t == "button" and "data-chip-ask" in a]
     assert chip["data-chip-ask"] == f"rol_{hostile}"
     empty = auth0.Member(user_id="auth0|y", email="", name="", picture="", roles=())
