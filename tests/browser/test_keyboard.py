@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from adminsite import auth0
-from tests.browser.helpers import message, open_org, press_until
+from tests.browser.helpers import focused, message, open_org, press_until
 from tests.helpers import mutations, org_id
 
 pytestmark = pytest.mark.browser
@@ -79,6 +79,7 @@ def test_escape_and_cancel_give_focus_back_to_the_opener(operator_page: Page, si
     opener = row.get_by_role("button", name=re.compile("domain-level…"))
     remove = row.get_by_role("button", name="Remove…")
     page.keyboard.press("j")
+    expect(focused(page)).to_have_attribute("data-testid", "connection-row")
     page.keyboard.press("Tab")
     expect(opener).to_be_focused()
     page.keyboard.press("Tab")
@@ -108,6 +109,7 @@ def test_remove_a_connection_focus_goes_to_the_next_row(
     oid = open_org(page, site, "acme")
     first, second = auth0.list_enabled_connections(org_id=oid)[:2]
     page.keyboard.press("j")
+    expect(focused(page)).to_have_attribute("data-testid", "connection-row")
     page.keyboard.press("Tab")
     page.keyboard.press("Tab")
     expect(
@@ -219,6 +221,7 @@ def test_audit_rows_open_with_enter(operator_page: Page, site: str, http_tenant)
     oid = open_org(page, site, "acme")
     conn = first_connection(oid)
     page.keyboard.press("j")
+    expect(focused(page)).to_have_attribute("data-testid", "connection-row")
     page.keyboard.press("Enter")
     expect(page.get_by_role("button", name="Cancel")).to_be_focused()
     page.keyboard.press("Shift+Tab")
@@ -277,6 +280,7 @@ def test_a_running_change_owns_its_row(operator_page: Page, site: str, http_tena
     http_tenant.add_fault(method="PATCH", path=r"/api/v2/connections/", delay=1.2)
     row = page.locator(f"#conn-{conn.connection_id}")
     page.keyboard.press("j")
+    expect(focused(page)).to_have_attribute("data-testid", "connection-row")
     page.keyboard.press("Enter")
     confirm = page.get_by_test_id("confirm-domain-level")
     yes = confirm.get_by_role("button", name=re.compile("^Yes, "))
@@ -308,6 +312,7 @@ def test_messages_are_dismissed_by_keyboard_successes_fade_errors_stay(
     page.locator("#messages").evaluate("m => m.dataset.fadeMs = '400'")
     http_tenant.add_fault(method="PATCH", path=r"/api/v2/connections/", status=500)
     page.keyboard.press("j")
+    expect(focused(page)).to_have_attribute("data-testid", "connection-row")
     page.keyboard.press("Enter")
     cancel = page.get_by_test_id("confirm-domain-level").get_by_role("button", name="Cancel")
     expect(cancel).to_be_focused()
