@@ -28,7 +28,18 @@ def open_org(page: Page, site: str, name: str) -> str:
     page.goto(f"{site}/orgs/{oid}/")
     expect(page.get_by_test_id("connection-row").first).to_be_visible()
     expect(page.get_by_test_id("member-row").first).to_be_visible()
+    htmx_idle(page)
     return oid
+
+
+def htmx_idle(page: Page) -> None:
+    """Wait until every part of the page has loaded and htmx has settled it: htmx binds a new
+    part's hx-* attributes when it settles (20 ms after the swap), so a key pressed on a button
+    that is visible but not yet settled does nothing."""
+    page.wait_for_function(
+        "() => window.htmx && !document.querySelector("
+        "'[hx-trigger=load], .htmx-request, .htmx-swapping, .htmx-settling')"
+    )
 
 
 def focused(page: Page) -> Locator:
