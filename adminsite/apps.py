@@ -7,3 +7,8 @@ class AdminsiteConfig(AppConfig):
     name = "adminsite"
     verbose_name = "Org Desk"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from adminsite import usercache
+
+        usercache.connect()  # a cached signed-in user is dropped whenever it changes
