@@ -184,6 +184,10 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int(
     "DB_CONN_MAX_AGE", default=0 if _DB_ENGINE == "django.db.backends.sqlite3" else 60
 )
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Redis through Django's backend, with its redis-py clients kept instead of one built per call
+# (adminsite/cache.py).
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "adminsite.cache.Cache"
 # Sessions: with a cache every instance shares (CACHE_URL=redis://, memcached), read from the
 # cache and written to both it and the database (cached_db): no query per request, and a
 # session outlives a flushed or restarted cache. With a cache of this process only (the local
