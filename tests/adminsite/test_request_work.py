@@ -236,9 +236,7 @@ def redis_cache(settings, redis_url: str) -> Iterator[list[bytes]]:
     import redis
     from django.core.cache import cache
 
-    settings.CACHES = {
-        "default": {"BACKEND": "adminsite.cache.Cache", "LOCATION": redis_url}
-    }
+    settings.CACHES = {"default": {"BACKEND": "adminsite.cache.Cache", "LOCATION": redis_url}}
     cache.clear()
     sent: list[bytes] = []
     original = redis.connection.Connection.send_packed_command
