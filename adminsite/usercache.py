@@ -6,6 +6,10 @@ group: two queries per request. Here both come from one cache read (`cache.get_m
 user's entry and the generation below): the user as last loaded, with their membership of
 `operators` kept on the instance (`permissions.is_operator` reads it).
 
+Only people without a usable password are cached: the SSO proxy's people (the accounts it
+signs in never have one), not local accounts, whose password hash stays out of the cache (they
+are loaded from the database on each request, as before).
+
 An entry is dropped whenever the user changes: saved (the admin, a password, `last_login`),
 deleted, or added to or removed from a group (at once and again once the transaction commits,
 so a request that read the old row meanwhile cannot keep it). A change to a group itself (the
@@ -48,6 +52,8 @@ def get(user_id: object) -> Any:
         user = model._default_manager.get(pk=user_id)  # type: ignore[misc]
     except (model.DoesNotExist, ValueError, TypeError):
         return None
+    if user.has_usable_password():  # a password hash never goes into the cache
+        return user
     in_operators_group(user)  # asked once, kept on the instance and in the entry
     cache.set(key, (generation, user), timeout=TTL)
     return user

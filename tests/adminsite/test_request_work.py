@@ -274,3 +274,14 @@ def test_a_budget_running_low_is_shared_through_redis(redis_cache: list[bytes], 
             auth0.get_organization_by_name(name="acme")  # spent: refused by the script's count
     finally:
         tenant.set_rate_limit(None)
+
+
+def test_a_password_hash_never_goes_into_the_cache(django_user_model) -> None:
+    from django.core.cache import cache
+
+    local = django_user_model.objects.create_user("olga", password="pw-local")
+    assert usercache.get(local.pk) == local
+    assert cache.get(usercache._key(local.pk)) is None  # loaded from the database each time
+    sso_person = django_user_model.objects.create_user("sam@example.com")
+    assert usercache.get(sso_person.pk) == sso_person
+    assert cache.get(usercache._key(sso_person.pk)) is not None
