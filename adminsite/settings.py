@@ -15,7 +15,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from adminsite import sso_config
+from adminsite import ops_config, sso_config
 from adminsite.sandbox import SANDBOX_BASE_URL
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -263,3 +263,19 @@ LOGGING = {
     },
 }
 CSRF_FAILURE_VIEW = "adminsite.views.csrf_failure"
+
+
+# --- Metrics and logs (adminsite/metrics.py, RequestLogMiddleware; docs/deploy.md) ----------
+# /metrics answers only these addresses (IPs or CIDR networks, the peer as gunicorn sees it)
+# or `Authorization: Bearer <METRICS_TOKEN>`; both unset: nobody (404).
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+ops_config.check_metrics(METRICS_ALLOWED_IPS, METRICS_TOKEN)
+# First: it measures and logs every answer, redirects and refusals by earlier middleware included.
+MIDDLEWARE.insert(0, "adminsite.middleware.RequestLogMiddleware")
+if not DEBUG:
+    # Prometheus and load balancers call these on the private address, over plain http.
+    SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^readyz$", r"^metrics$"]
+# text (default) or json: one JSON object per line on stderr, for every logger.
+LOG_FORMAT = ops_config.log_format(env("LOG_FORMAT", default="text"))
+LOGGING = ops_config.logging_config(LOGGING, LOG_FORMAT, env("LOG_LEVEL", default="INFO"))
