@@ -7,7 +7,11 @@ proxy buffers slow clients, so short keep-alive and strict request limits are sa
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
+import tempfile
+from typing import Any
 
 
 def _int(name: str, default: int, *fallbacks: str) -> int:
@@ -58,3 +62,33 @@ access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(D)sus "%(a)s"
 # The heartbeat file on memory, not disk, where the system has /dev/shm (containers).
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"
+
+
+# Prometheus metrics from every worker (adminsite/metrics.py): prometheus_client's multiprocess
+# mode keeps each worker's values in files in PROMETHEUS_MULTIPROC_DIR, and /metrics adds them
+# up. The variable must be set before a worker imports prometheus_client, so it is set here, in
+# the master, when gunicorn reads this file: to the environment's folder, or to a fresh one of
+# our own that is deleted on exit. Either is emptied at start: old values are not this run's.
+_OWN_METRICS_DIR = os.path.join(tempfile.gettempdir(), f"orgdesk-metrics-{os.getpid()}")
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip():
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _OWN_METRICS_DIR
+
+
+def on_starting(server: Any) -> None:
+    """In the master, before the first worker: an empty metrics folder."""
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    for name in glob.glob(os.path.join(folder, "*.db")):
+        os.remove(name)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker stopped: its live gauges (jobs running, rate budget) no longer count."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    if os.environ["PROMETHEUS_MULTIPROC_DIR"] == _OWN_METRICS_DIR:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
