@@ -1,4 +1,5 @@
-"""Prometheus metrics for the people who run Org Desk, and the `/metrics` view that serves them.
+"""Prometheus metrics for the people who run Org Desk, and who may read them at `/metrics`
+(the view is adminsite.views.metrics).
 
 Every metric is named `orgdesk_*`. Labels never hold an id, a name, an email or a raw path: an
 upstream call is labelled by its endpoint *group* (the path template with every id taken out,
@@ -27,9 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_not_required
-from django.http import Http404, HttpRequest, HttpResponse
-from django.views.decorators.http import require_GET
+from django.http import HttpRequest
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import multiprocess as prometheus_multiprocess
 from prometheus_client.exposition import choose_encoder
@@ -285,12 +284,8 @@ def registry() -> CollectorRegistry:
     return REGISTRY
 
 
-@login_not_required
-@require_GET
-def metrics_view(request: HttpRequest) -> HttpResponse:
-    """Prometheus text format (OpenMetrics when the scraper asks for it); 404 for anyone not
-    allowed, like a page that does not exist."""
-    if not may_read(request):
-        raise Http404("No such page")
-    encoder, content_type = choose_encoder(request.META.get("HTTP_ACCEPT", ""))
-    return HttpResponse(encoder(registry()), content_type=content_type)
+def exposition(accept: str) -> tuple[bytes, str]:
+    """The metrics in the format the scraper's Accept header asks for (Prometheus text 0.0.4
+    by default, OpenMetrics when asked), and its content type."""
+    encoder, content_type = choose_encoder(accept)
+    return encoder(registry()), content_type

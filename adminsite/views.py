@@ -1,4 +1,4 @@
-"""Project-level views: health and readiness checks, and the CSRF failure page."""
+"""Project-level views: health and readiness checks, metrics, and the CSRF failure page."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
 from django.db import connections
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from adminsite import flash
+from adminsite import metrics as orgdesk_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,18 @@ def readyz(request: HttpRequest) -> HttpResponse:
     return JsonResponse(
         {"status": "ok" if ready else "failed", **checks}, status=200 if ready else 503
     )
+
+
+@login_not_required
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics (adminsite/metrics.py) for METRICS_ALLOWED_IPS or a bearer
+    METRICS_TOKEN; anyone else gets the 404 of a page that does not exist. No sign-in, no
+    session, no database query."""
+    if not orgdesk_metrics.may_read(request):
+        raise Http404("No such page")
+    body, content_type = orgdesk_metrics.exposition(request.META.get("HTTP_ACCEPT", ""))
+    return HttpResponse(body, content_type=content_type)
 
 
 @login_not_required
