@@ -7,6 +7,7 @@ proxy buffers slow clients, so short keep-alive and strict request limits are sa
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import shutil
@@ -66,12 +67,24 @@ if os.path.isdir("/dev/shm"):
 
 # Prometheus metrics from every worker (adminsite/metrics.py): prometheus_client's multiprocess
 # mode keeps each worker's values in files in PROMETHEUS_MULTIPROC_DIR, and /metrics adds them
-# up. The variable must be set before a worker imports prometheus_client, so it is set here, in
+# up. The variable must be set before the app imports prometheus_client, so it is set here, in
 # the master, when gunicorn reads this file: to the environment's folder, or to a fresh one of
-# our own that is deleted on exit. Either is emptied at start: old values are not this run's.
-_OWN_METRICS_DIR = os.path.join(tempfile.gettempdir(), f"orgdesk-metrics-{os.getpid()}")
+# our own, deleted when the master exits. The folder exists from here on (`--check-config`
+# loads the app in this process); on_starting empties it: old values are not this run's.
+_MASTER_PID = os.getpid()
+_OWN_METRICS_DIR = os.path.join(tempfile.gettempdir(), f"orgdesk-metrics-{_MASTER_PID}")
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip():
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _OWN_METRICS_DIR
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], mode=0o700, exist_ok=True)
+
+
+def _remove_own_metrics_dir() -> None:
+    # Workers are forked from the master and leave through sys.exit: only the master deletes.
+    if os.getpid() == _MASTER_PID and os.environ["PROMETHEUS_MULTIPROC_DIR"] == _OWN_METRICS_DIR:
+        shutil.rmtree(_OWN_METRICS_DIR, ignore_errors=True)
+
+
+atexit.register(_remove_own_metrics_dir)
 
 
 def on_starting(server: Any) -> None:
@@ -90,5 +103,4 @@ def child_exit(server: Any, worker: Any) -> None:
 
 
 def on_exit(server: Any) -> None:
-    if os.environ["PROMETHEUS_MULTIPROC_DIR"] == _OWN_METRICS_DIR:
-        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    _remove_own_metrics_dir()
