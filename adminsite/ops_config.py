@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from pythonjsonlogger.core import RESERVED_ATTRS
 
 type Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -21,6 +22,10 @@ LOG_FORMATS = ("text", "json")
 METRICS_TOKEN_MIN_LENGTH = 16
 # The fields every line starts with; JSON lines rename them to time, level and logger.
 LOG_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
+# A JSON line holds every attribute a log call adds (`extra`), except these: Django's loggers add
+# the request, whose text is its full path with the query string (a search for an email is one),
+# and the database's debug lines add the SQL and its parameters.
+JSON_LEFT_OUT = ("request", "sql", "params")
 
 
 def _network(value: str) -> Network:
@@ -84,6 +89,7 @@ def logging_config(base: dict[str, Any], fmt: str, level: str) -> dict[str, Any]
                 "()": "pythonjsonlogger.json.JsonFormatter",
                 "fmt": LOG_FIELDS,
                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+                "reserved_attrs": [*RESERVED_ATTRS, *JSON_LEFT_OUT],
             },
         }
     )

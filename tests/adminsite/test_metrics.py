@@ -364,11 +364,16 @@ def test_json_log_one_line_per_request_without_secrets(
 
 def test_json_log_covers_django_s_own_loggers(operator_client, log_format, capsys) -> None:
     log_format("json")
-    operator_client.get("/no-such-page")
-    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.strip()]
+    operator_client.get("/no-such-page", {"q": SEARCH})
+    err = capsys.readouterr().err
+    lines = [json.loads(line) for line in err.splitlines() if line.strip()]
     assert {"django.request", "orgdesk.request"} <= {line["logger"] for line in lines}
     (line,) = [line for line in lines if line["logger"] == "orgdesk.request"]
     assert (line["route"], line["status"], line["user"]) == ("unmatched", 404, "olivia")
+    (django,) = [line for line in lines if line["logger"] == "django.request"]
+    assert django["message"] == "Not Found: /no-such-page" and django["status_code"] == 404
+    # Django's record carries the request, whose text has the query string: left out.
+    assert "request" not in django and SEARCH not in err and quote(SEARCH) not in err
 
 
 def test_text_log_one_line_per_request(operator_client, tenant, log_format, capsys) -> None:
