@@ -135,6 +135,14 @@ def test_metrics_and_readyz_need_no_sign_in_behind_the_proxy(client, sso, settin
     assert client.get(reverse("orgs:list"), REMOTE_ADDR=OUTSIDE, **bearer).status_code == 403
 
 
+def test_metrics_and_readyz_are_not_redirected_to_https(reader, settings) -> None:
+    """Prometheus and load balancers call gunicorn's address over plain http, like /healthz."""
+    settings.SECURE_SSL_REDIRECT = True
+    assert reader.get(reverse("metrics")).status_code == 200
+    assert reader.get(reverse("readyz")).status_code == 200
+    assert reader.get(reverse("orgs:list")).status_code == 301  # control: a page is redirected
+
+
 def test_settings_are_checked() -> None:
     ops_config.check_metrics(["10.0.3.0/24", "fd00::1"], TOKEN)
     with pytest.raises(ImproperlyConfigured, match="'10.0.3.x' is not an IP address"):

@@ -23,7 +23,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.adminsite.test_deploy import ROOT, _free_port, production_env
+from tests.adminsite.test_deploy import ROOT, _free_port, production_env, run_python
 from tests.helpers import org_id
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -211,3 +211,39 @@ def test_metrics_add_up_across_workers(gunicorn, http_tenant) -> None:
     assert len(detail) == pages
     assert {(line["user"], line["upstream_calls"]) for line in detail} == {("alice@example.com", 1)}
     assert "sandbox-secret" not in output
+
+
+SETTINGS_READ = (
+    "import django, logging; django.setup(); from django.conf import settings as s; "
+    "print(s.LOG_FORMAT, s.METRICS_ALLOWED_IPS, bool(s.METRICS_TOKEN), s.MIDDLEWARE[0], "
+    "type(logging.getLogger().handlers[0].formatter).__name__)"
+)
+
+
+def test_start_up_reads_log_format_and_metrics_settings() -> None:
+    result = run_python(
+        SETTINGS_READ,
+        production_env(
+            LOG_FORMAT="json",
+            METRICS_ALLOWED_IPS="10.0.5.0/24,10.0.6.1",
+            METRICS_TOKEN="a-long-enough-metrics-token",
+        ),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "json",
+        "['10.0.5.0/24',",
+        "'10.0.6.1']",
+        "True",
+        "adminsite.middleware.RequestLogMiddleware",
+        "JsonFormatter",
+    ]
+    text = run_python(SETTINGS_READ, production_env())
+    assert text.stdout.split()[:2] == ["text", "[]"] and text.stdout.split()[-1] == "Formatter"
+    for extra, message in (
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT='xml'"),
+        ({"METRICS_ALLOWED_IPS": "10.0.5.x"}, "METRICS_ALLOWED_IPS: '10.0.5.x'"),
+        ({"METRICS_TOKEN": "short"}, "METRICS_TOKEN is shorter"),
+    ):
+        refused = run_python(SETTINGS_READ, production_env(**extra))
+        assert refused.returncode != 0 and message in refused.stderr, refused.stderr
