@@ -102,3 +102,37 @@ def operator_client(client, operator):
 def viewer_client(client, viewer):
     client.force_login(viewer)
     return client
+
+
+# `make test` runs the suite twice: on SQLite, then on a throwaway PostgreSQL
+# (tests/pgcluster.py) with ORGDESK_DATABASE_TESTS_ONLY=1, where only the tests that touch the
+# database run again. pytest-django refuses database access to any test without its marker or
+# one of these fixtures, so they name exactly the tests that touch it.
+DATABASE_FIXTURES = {
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+    "live_server",
+}
+
+
+def touches_database(item: pytest.Item) -> bool:
+    fixtures = set(getattr(item, "fixturenames", ()))
+    return item.get_closest_marker("django_db") is not None or bool(fixtures & DATABASE_FIXTURES)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("ORGDESK_DATABASE_TESTS_ONLY") != "1":
+        return
+    kept = [item for item in items if touches_database(item)]
+    config.hook.pytest_deselected(items=[item for item in items if not touches_database(item)])
+    items[:] = kept
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    only = " (only the tests that touch it)" if os.environ.get("ORGDESK_DATABASE_TESTS_ONLY") else ""
+    return f"database: {engine}{only}"
