@@ -134,5 +134,5 @@ def pytest_report_header(config: pytest.Config) -> str:
     from django.conf import settings
 
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-    only = " (only the tests that touch it)" if os.environ.get("ORGDESK_DATABASE_TESTS_ONLY") else ""
-    return f"database: {engine}{only}"
+    only = os.environ.get("ORGDESK_DATABASE_TESTS_ONLY") == "1"
+    return f"database: {engine}{' (only the tests that touch it)' if only else ''}"
