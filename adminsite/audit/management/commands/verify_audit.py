@@ -17,6 +17,10 @@ from adminsite.audit import chain
 from adminsite.audit.models import AuditEntry
 
 
+def entries_(n: int) -> str:
+    return f"{n} entry" if n == 1 else f"{n} entries"
+
+
 class Command(BaseCommand):
     help = "Check the audit log's hash chain; name the first entry that does not match."
 
@@ -31,12 +35,13 @@ class Command(BaseCommand):
         if result.broken is not None:
             raise CommandError(
                 f"The audit log's chain is broken at {result.broken}. "
-                f"{result.checked} entries before it match."
+                f"{entries_(result.checked)} before it "
+                f"{'matches' if result.checked == 1 else 'match'}."
             )
         if result.last_pk is None:
             self.stdout.write("Checked 0 entries: the audit log is empty.")
             return
         self.stdout.write(
-            f"Checked {result.checked} entries ({result.pending} pending): the chain is intact. "
+            f"Checked {entries_(result.checked)} ({result.pending} pending): the chain is intact. "
             f"Last entry #{result.last_pk}, hash {result.last_hash}."
         )
