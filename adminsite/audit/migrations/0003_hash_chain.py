@@ -63,18 +63,24 @@ DROP FUNCTION IF EXISTS adminsite_auditentry_append_only();
 
 
 def chain_existing(apps: Any, schema_editor: Any) -> None:
-    entries = apps.get_model("audit", "AuditEntry").objects.using(schema_editor.connection.alias)
+    connection = schema_editor.connection
+    entries = apps.get_model("audit", "AuditEntry").objects.using(connection.alias)
+    update = (
+        f"UPDATE {connection.ops.quote_name(TABLE)} "
+        "SET prev_hash = %s, entry_hash = %s, seal_hash = %s WHERE id = %s"
+    )
     prev = chain.GENESIS
-    batch: list[Any] = []
-    for entry in chain.batches(entries, size=1000):
-        chain.stamp(entry, prev)
-        prev = entry.entry_hash
-        batch.append(entry)
-        if len(batch) == 1000:
-            entries.bulk_update(batch, ["prev_hash", "entry_hash", "seal_hash"])
-            batch = []
-    if batch:
-        entries.bulk_update(batch, ["prev_hash", "entry_hash", "seal_hash"])
+    rows: list[tuple[str, str, str, int]] = []
+    with connection.cursor() as cursor:
+        for entry in chain.batches(entries, size=1000):
+            chain.stamp(entry, prev)
+            prev = entry.entry_hash
+            rows.append((entry.prev_hash, entry.entry_hash, entry.seal_hash, entry.pk))
+            if len(rows) == 1000:
+                cursor.executemany(update, rows)
+                rows = []
+        if rows:
+            cursor.executemany(update, rows)
 
 
 def install_trigger(apps: Any, schema_editor: Any) -> None:
