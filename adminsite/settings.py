@@ -264,6 +264,29 @@ LOGGING = {
 }
 CSRF_FAILURE_VIEW = "adminsite.views.csrf_failure"
 
+# --- The audit log's JSON lines (adminsite.audit): one per sealed entry, for a SIEM -----------
+# The message is the JSON line itself. Standard error by default; AUDIT_LOG_FILE: a file,
+# reopened when logrotate moves it (WatchedFileHandler). Never propagated to other handlers.
+from typing import Any  # noqa: E402  (this block's own, kept with it)
+
+AUDIT_LOG_FILE = env("AUDIT_LOG_FILE", default="")
+_audit_logging: dict[str, Any] = LOGGING
+_audit_logging.setdefault("formatters", {})["orgdesk_audit"] = {"format": "%(message)s"}
+_audit_logging.setdefault("handlers", {})["orgdesk_audit"] = (
+    {
+        "class": "logging.handlers.WatchedFileHandler",
+        "filename": AUDIT_LOG_FILE,
+        "formatter": "orgdesk_audit",
+    }
+    if AUDIT_LOG_FILE
+    else {"class": "logging.StreamHandler", "formatter": "orgdesk_audit"}
+)
+_audit_logging.setdefault("loggers", {})["orgdesk.audit"] = {
+    "handlers": ["orgdesk_audit"],
+    "level": "INFO",
+    "propagate": False,
+}
+
 
 # --- Metrics and logs (adminsite/metrics.py, RequestLogMiddleware; docs/deploy.md) ----------
 # /metrics answers only these addresses (IPs or CIDR networks, the peer as gunicorn sees it)
