@@ -31,10 +31,13 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 	@touch $@ $(VENV)/.app
 
 # Debian's chromium drives the browser tests (Playwright's own browser download is unreachable);
-# redis-server lets the tests check the token and rate-limit budget shared through Redis.
+# redis-server lets the tests check the token and rate-limit budget shared through Redis;
+# postgresql's server runs the throwaway cluster of the second test pass (tests/pgcluster.py;
+# no system cluster is used: the package's own is left as Debian sets it up).
 system-deps:
 	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	[ -z "$$missing" ] || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  echo "Installing Debian's$$missing for the tests"; \
@@ -56,11 +59,19 @@ serve: $(VENV)/.app
 	GUNICORN_BIND=$(HOST):$(PORT) $(if $(WORKERS),GUNICORN_WORKERS=$(WORKERS)) \
 	  $(BIN)/gunicorn -c gunicorn.conf.py adminsite.wsgi
 
+# Every test on SQLite, then every test that touches the database again on PostgreSQL.
 test: $(VENV)/.test system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/pytest
+	$(MAKE) --no-print-directory test-postgres
+
+# The tests that touch the database, on a throwaway PostgreSQL cluster made for the run (in a
+# temporary folder, on a free port, deleted after): `make test-postgres PYTEST_ARGS=tests/audit`.
+.PHONY: test-postgres
+test-postgres: $(VENV)/.test system-deps
+	ORGDESK_DATABASE_TESTS_ONLY=1 $(BIN)/python -m tests.pgcluster run -- $(BIN)/pytest $(PYTEST_ARGS)
 
 # The fast loop while working: no browser and none of the tests marked slow (sweeps over every
 # route, subprocesses, gunicorn, live-server races, big tenants); under a minute on 2 cores.

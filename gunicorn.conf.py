@@ -7,7 +7,12 @@ proxy buffers slow clients, so short keep-alive and strict request limits are sa
 
 from __future__ import annotations
 
+import atexit
+import glob
 import os
+import shutil
+import tempfile
+from typing import Any
 
 
 def _int(name: str, default: int, *fallbacks: str) -> int:
@@ -58,3 +63,44 @@ access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(D)sus "%(a)s"
 # The heartbeat file on memory, not disk, where the system has /dev/shm (containers).
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"
+
+
+# Prometheus metrics from every worker (adminsite/metrics.py): prometheus_client's multiprocess
+# mode keeps each worker's values in files in PROMETHEUS_MULTIPROC_DIR, and /metrics adds them
+# up. The variable must be set before the app imports prometheus_client, so it is set here, in
+# the master, when gunicorn reads this file: to the environment's folder, or to a fresh one of
+# our own, deleted when the master exits. The folder exists from here on (`--check-config`
+# loads the app in this process); on_starting empties it: old values are not this run's.
+_MASTER_PID = os.getpid()
+_OWN_METRICS_DIR = os.path.join(tempfile.gettempdir(), f"orgdesk-metrics-{_MASTER_PID}")
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip():
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _OWN_METRICS_DIR
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], mode=0o700, exist_ok=True)
+
+
+def _remove_own_metrics_dir() -> None:
+    # Workers are forked from the master and leave through sys.exit: only the master deletes.
+    if os.getpid() == _MASTER_PID and os.environ["PROMETHEUS_MULTIPROC_DIR"] == _OWN_METRICS_DIR:
+        shutil.rmtree(_OWN_METRICS_DIR, ignore_errors=True)
+
+
+atexit.register(_remove_own_metrics_dir)
+
+
+def on_starting(server: Any) -> None:
+    """In the master, before the first worker: an empty metrics folder."""
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    for name in glob.glob(os.path.join(folder, "*.db")):
+        os.remove(name)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker stopped: its live gauges (jobs running, rate budget) no longer count."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    _remove_own_metrics_dir()

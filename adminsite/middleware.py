@@ -1,20 +1,102 @@
-"""Middleware: no caching of Org Desk's answers, upstream call accounting, and flash messages
-delivered to htmx responses."""
+"""Middleware: one log line and metrics per request, no caching of Org Desk's answers, upstream
+call accounting, and flash messages delivered to htmx responses."""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.loader import render_to_string
+from django.utils.functional import empty
 
-from adminsite import auth0, flash
+from adminsite import auth0, flash, metrics
 
 logger = logging.getLogger(__name__)
+request_logger = logging.getLogger("orgdesk.request")
+
+# A request id from the proxy (X-Request-ID) is logged only when it looks like one.
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def _route(request: HttpRequest) -> str:
+    """The URL pattern's name (`orgs:detail`), never the path: ids stay out of metrics."""
+    match = getattr(request, "resolver_match", None)
+    if match is not None:
+        return match.view_name or "unnamed"
+    static = "/" + str(settings.STATIC_URL).lstrip("/")
+    return "static" if request.path.startswith(static) else "unmatched"
+
+
+def _username(request: HttpRequest) -> str:
+    """Who made the request, if anyone; looked up only if the request already did (no query)."""
+    user = request.__dict__.get("user")
+    if user is None or getattr(user, "_wrapped", None) is empty:
+        return "-"
+    return user.get_username() if user.is_authenticated else "-"
+
+
+def _request_id(request: HttpRequest) -> str | None:
+    value = getattr(request, "request_id", None) or request.META.get("HTTP_X_REQUEST_ID", "")
+    value = str(value).strip()
+    return value if REQUEST_ID.fullmatch(value) else None
+
+
+class RequestLogMiddleware:
+    """One line per request on the `orgdesk.request` logger, and the request-duration metric.
+
+    First in MIDDLEWARE, so it sees every answer's final status (redirects to https, 400s for a
+    bad Host included) and the signed-in person. The line holds the method, the route (the URL
+    pattern's name), the path without its query string, the status, the duration, the upstream
+    calls and their time, the person and the proxy's request id: never a header, a cookie, a
+    query string (a search for an email is one) or a token. Static files are measured, not logged.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        auth0.reset_upstream_stats()  # a request stopped before UpstreamTimingMiddleware: zero
+        response = self.get_response(request)
+        seconds = time.perf_counter() - started
+        route = _route(request)
+        metrics.observe_request(route, request.method, response.status_code, seconds)
+        if route == "static" or not request_logger.isEnabledFor(logging.INFO):
+            return response
+        stats = auth0.upstream_stats()
+        fields = {
+            "method": request.method,
+            "route": route,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": round(seconds * 1000, 1),
+            "upstream_calls": stats.calls,
+            "upstream_token_calls": stats.token_calls,
+            "upstream_ms": round(stats.seconds * 1000, 1),
+            "user": _username(request),
+        }
+        request_id = _request_id(request)
+        if request_id:
+            fields["request_id"] = request_id
+        request_logger.info(
+            "%s %s %s %s %.1fms upstream=%s/%.1fms user=%s",
+            fields["method"],
+            route,
+            request.path,
+            response.status_code,
+            fields["duration_ms"],
+            stats.calls,
+            fields["upstream_ms"],
+            fields["user"],
+            extra=fields,
+        )
+        return response
 
 
 class NoStoreMiddleware:

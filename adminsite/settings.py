@@ -15,7 +15,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from adminsite import sso_config
+from adminsite import ops_config, sso_config
 from adminsite.sandbox import SANDBOX_BASE_URL
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -288,3 +288,42 @@ LOGGING = {
     },
 }
 CSRF_FAILURE_VIEW = "adminsite.views.csrf_failure"
+
+# --- The audit log's JSON lines (adminsite.audit): one per sealed entry, for a SIEM -----------
+# The message is the JSON line itself. Standard error by default; AUDIT_LOG_FILE: a file,
+# reopened when logrotate moves it (WatchedFileHandler). Never propagated to other handlers.
+from typing import Any  # noqa: E402  (this block's own, kept with it)
+
+AUDIT_LOG_FILE = env("AUDIT_LOG_FILE", default="")
+_audit_logging: dict[str, Any] = LOGGING
+_audit_logging.setdefault("formatters", {})["orgdesk_audit"] = {"format": "%(message)s"}
+_audit_logging.setdefault("handlers", {})["orgdesk_audit"] = (
+    {
+        "class": "logging.handlers.WatchedFileHandler",
+        "filename": AUDIT_LOG_FILE,
+        "formatter": "orgdesk_audit",
+    }
+    if AUDIT_LOG_FILE
+    else {"class": "logging.StreamHandler", "formatter": "orgdesk_audit"}
+)
+_audit_logging.setdefault("loggers", {})["orgdesk.audit"] = {
+    "handlers": ["orgdesk_audit"],
+    "level": "INFO",
+    "propagate": False,
+}
+
+
+# --- Metrics and logs (adminsite/metrics.py, RequestLogMiddleware; docs/deploy.md) ----------
+# /metrics answers only these addresses (IPs or CIDR networks, the peer as gunicorn sees it)
+# or `Authorization: Bearer <METRICS_TOKEN>`; both unset: nobody (404).
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+ops_config.check_metrics(METRICS_ALLOWED_IPS, METRICS_TOKEN)
+# First: it measures and logs every answer, redirects and refusals by earlier middleware included.
+MIDDLEWARE.insert(0, "adminsite.middleware.RequestLogMiddleware")
+if not DEBUG:
+    # Prometheus and load balancers call these on the private address, over plain http.
+    SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^readyz$", r"^metrics$"]
+# text (default) or json: one JSON object per line on stderr, for every logger.
+LOG_FORMAT = ops_config.log_format(env("LOG_FORMAT", default="text"))
+LOGGING = ops_config.logging_config(LOGGING, LOG_FORMAT, env("LOG_LEVEL", default="INFO"))

@@ -15,6 +15,8 @@ converters.register()
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="orgs:list"), name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("metrics", views.metrics, name="metrics"),
     # Sign-in and sign-out only: Org Desk sends no mail, so no password reset pages.
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -25,6 +25,36 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _flush_past_the_audit_trigger() -> Iterator[None]:
+    """On PostgreSQL a trigger refuses TRUNCATE of the audit log (adminsite/audit migration
+    0003); the flush after each transactional test turns the table's triggers off for its own
+    transaction only, and on again."""
+    try:
+        from django.db.backends.postgresql.operations import DatabaseOperations
+    except ImportError:  # no psycopg: no PostgreSQL either
+        yield
+        return
+    table = "adminsite_auditentry"
+    flush = DatabaseOperations.sql_flush
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        sql = flush(
+            self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+        )
+        if table not in tables or not sql:
+            return sql
+        return [
+            f"ALTER TABLE {table} DISABLE TRIGGER USER",
+            *sql,
+            f"ALTER TABLE {table} ENABLE TRIGGER USER",
+        ]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DatabaseOperations, "sql_flush", sql_flush)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _plain_static_storage(settings) -> None:
     # Production uses whitenoise's manifest storage, which needs collectstatic first.
@@ -102,3 +132,37 @@ def operator_client(client, operator):
 def viewer_client(client, viewer):
     client.force_login(viewer)
     return client
+
+
+# `make test` runs the suite twice: on SQLite, then on a throwaway PostgreSQL
+# (tests/pgcluster.py) with ORGDESK_DATABASE_TESTS_ONLY=1, where only the tests that touch the
+# database run again. pytest-django refuses database access to any test without its marker or
+# one of these fixtures, so they name exactly the tests that touch it.
+DATABASE_FIXTURES = {
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+    "live_server",
+}
+
+
+def touches_database(item: pytest.Item) -> bool:
+    fixtures = set(getattr(item, "fixturenames", ()))
+    return item.get_closest_marker("django_db") is not None or bool(fixtures & DATABASE_FIXTURES)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("ORGDESK_DATABASE_TESTS_ONLY") != "1":
+        return
+    kept = [item for item in items if touches_database(item)]
+    config.hook.pytest_deselected(items=[item for item in items if not touches_database(item)])
+    items[:] = kept
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    only = os.environ.get("ORGDESK_DATABASE_TESTS_ONLY") == "1"
+    return f"database: {engine}{' (only the tests that touch it)' if only else ''}"

@@ -4,17 +4,35 @@ An entry is written *before* the upstream call, as `pending`, and sealed once wi
 outcome (adminsite.audit does both). After that nothing changes it: `save()` on a stored entry,
 `delete()`, and the queryset's `update()`/`delete()` all raise `AuditImmutable`. The only
 update there is, `AuditQuerySet.seal()`, touches the outcome columns of a still-pending row.
+
+Each entry is chained to the one before it by hashes (adminsite.audit.chain), written one at a
+time under a lock so that the chain stays a line; on PostgreSQL a trigger refuses, in the
+database itself, every UPDATE but sealing, and every DELETE and TRUNCATE (migration 0003).
+`manage.py verify_audit` walks the chain. Every sealed entry is also logged as one JSON line
+to the `orgdesk.audit` logger, for a SIEM.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Collection, Iterable
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core import checks
-from django.db import models
+from django.db import connections, models, router, transaction
 from django.urls import reverse
 from django.utils import timezone
+
+from adminsite.audit import chain
+
+# The lock that writes entries one at a time on PostgreSQL (pg_advisory_xact_lock): any
+# constant no other code uses; this one spells "orgdesk" and the issue's number.
+CHAIN_LOCK = 0x6F72_6764_6573_6B14
+
+audit_logger = logging.getLogger("orgdesk.audit")
 
 
 class AuditImmutable(Exception):
@@ -45,10 +63,8 @@ class Outcome(models.TextChoices):
     NOT_SENT = "not_sent", "Not sent"  # Org Desk decided not to call Auth0 (e.g. role limit)
 
 
-# What sealing may write; everything else is fixed at creation.
-SEAL_FIELDS = frozenset(
-    {"outcome", "status_code", "error", "message", "finished_at", "before", "after", "roles"}
-)
+# What sealing may write; everything else is fixed at creation (and covered by entry_hash).
+SEAL_FIELDS = frozenset(chain.SEAL_FIELDS)
 
 
 NAME_UNKNOWN = "name unknown"
@@ -135,6 +151,56 @@ def state_items(state: Any) -> list[tuple[str, str]]:
     ]
 
 
+def chain_head(using: str) -> str:
+    """The hash the next entry follows; call inside the transaction that writes it.
+
+    On PostgreSQL a transaction-level advisory lock makes writers take turns until commit
+    (it is taken before the read, so the read sees the entry the previous holder committed);
+    SQLite's IMMEDIATE transactions (adminsite.E002) hold the database's write lock anyway.
+    """
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
+    last = (
+        AuditEntry.objects.using(using).order_by("-pk").values_list("entry_hash", flat=True).first()
+    )
+    return chain.GENESIS if last is None else last
+
+
+def log_sealed(entry: AuditEntry) -> None:
+    """One JSON line for a SIEM: the sealed entry with its hashes (never a secret: Org Desk
+    records none; invitation links are never recorded)."""
+    record = {name: getattr(entry, name) for name in SIEM_FIELDS}
+    record["restores"] = entry.restores_id
+    audit_logger.info(json.dumps(chain.plain(record), sort_keys=True))
+
+
+SIEM_FIELDS = (
+    "id",
+    "created_at",
+    "finished_at",
+    "username",
+    "action",
+    "org_id",
+    "org_name",
+    "connection_id",
+    "connection_name",
+    "member_id",
+    "roles",
+    "outcome",
+    "status_code",
+    "error",
+    "message",
+    "requested",
+    "before",
+    "after",
+    "prev_hash",
+    "entry_hash",
+    "seal_hash",
+)
+
+
 class AuditQuerySet(models.QuerySet["AuditEntry"]):
     def delete(self) -> tuple[int, dict[str, int]]:
         raise AuditImmutable("Audit entries cannot be deleted.")
@@ -146,14 +212,55 @@ class AuditQuerySet(models.QuerySet["AuditEntry"]):
     def update(self, **kwargs: Any) -> int:
         raise AuditImmutable("Audit entries cannot be edited.")
 
+    def bulk_create(
+        self,
+        objs: Iterable[Any],
+        batch_size: int | None = None,
+        ignore_conflicts: bool = False,
+        update_conflicts: bool = False,
+        update_fields: Collection[str] | None = None,
+        unique_fields: Collection[str] | None = None,
+    ) -> list[Any]:
+        """New entries only, chained in the order given, under the chain's lock."""
+        if ignore_conflicts or update_conflicts:
+            raise AuditImmutable("Audit entries cannot be edited once written.")
+        entries: list[Any] = list(objs)  # AuditEntry (the stubs type super() generically)
+        if any(e.pk is not None for e in entries):
+            raise AuditImmutable("Audit entries cannot be edited once written.")
+        with transaction.atomic(using=self.db):
+            prev = chain_head(self.db)
+            for entry in entries:
+                chain.stamp(entry, prev)
+                prev = entry.entry_hash
+            created = super().bulk_create(entries, batch_size=batch_size)
+            for entry in created:
+                if entry.outcome != Outcome.PENDING and entry.pk is not None:
+                    transaction.on_commit(partial(log_sealed, entry), using=self.db, robust=True)
+        return created
+
     def seal(self, pk: int, **fields: Any) -> int:
-        """Record the outcome of a pending entry, once; returns 1, or 0 if already sealed."""
+        """Record the outcome of a pending entry, once; returns 1, or 0 if already sealed.
+
+        The new seal_hash is written with it; once committed, the entry is logged as one JSON
+        line to `orgdesk.audit`.
+        """
         if not fields or not SEAL_FIELDS.issuperset(fields):
             raise AuditImmutable(f"Only {sorted(SEAL_FIELDS)} may be written when sealing.")
         if fields.get("outcome", Outcome.PENDING) == Outcome.PENDING:
             raise AuditImmutable("Sealing needs a final outcome.")
         # Only a pending row matches: an entry is sealed once, and then never changes.
-        return models.QuerySet.update(self.filter(pk=pk, outcome=Outcome.PENDING), **fields)
+        pending = self.filter(pk=pk, outcome=Outcome.PENDING)
+        with transaction.atomic(using=self.db):
+            entry = pending.first()
+            if entry is None:
+                return 0
+            for name, value in fields.items():
+                setattr(entry, name, value)
+            entry.seal_hash = chain.seal_hash(entry)
+            sealed = models.QuerySet.update(pending, seal_hash=entry.seal_hash, **fields)
+            if sealed:
+                transaction.on_commit(partial(log_sealed, entry), using=self.db, robust=True)
+        return sealed
 
 
 class AuditEntry(models.Model):
@@ -200,6 +307,10 @@ class AuditEntry(models.Model):
         editable=False,
         help_text="For a restore: the remove_connection entry it undoes.",
     )
+    # The hash chain (adminsite.audit.chain), written with the entry and, seal_hash, at sealing.
+    prev_hash = models.CharField(max_length=64, default="", editable=False)
+    entry_hash = models.CharField(max_length=64, default="", editable=False)
+    seal_hash = models.CharField(max_length=64, default="", editable=False)
 
     objects = AuditQuerySet.as_manager()
 
@@ -221,7 +332,12 @@ class AuditEntry(models.Model):
         if self.pk is not None or not self._state.adding:
             raise AuditImmutable("Audit entries cannot be edited once written.")
         kwargs["force_insert"] = True
-        super().save(*args, **kwargs)
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using):
+            chain.stamp(self, chain_head(using))
+            super().save(*args, **kwargs)
+            if self.outcome != Outcome.PENDING:  # written sealed (imports, tests)
+                transaction.on_commit(partial(log_sealed, self), using=using, robust=True)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AuditImmutable("Audit entries cannot be deleted.")

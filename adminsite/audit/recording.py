@@ -13,6 +13,9 @@ exception (a timeout, a dropped connection, a bug). A process that dies mid-call
 entry `pending`, which the audit page shows as "outcome unknown". The exception is re-raised
 for the view to turn into a flash message.
 
+Both writes extend the log's hash chain (adminsite.audit.chain); sealing also logs the entry as
+one JSON line to the `orgdesk.audit` logger (AuditQuerySet.seal), for a SIEM.
+
 Before-states come without extra upstream calls where possible: the confirm step of a removal
 stashes the connection's settings here (`stash_connection`), and organization pages remember
 display names (`remember_org`), both in Django's cache.

@@ -35,6 +35,8 @@ from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ImproperlyConfigured
 from requests.adapters import BaseAdapter
 
+from adminsite import metrics
+
 from .errors import (
     Forbidden,
     RateLimited,
@@ -334,7 +336,8 @@ def _send(
     shared = bool(budget_shared)
     for attempt in range(MAX_429_RETRIES + 1):
         if kind == "api" and attempt == 0 and budget_shared is None:
-            shared = _take_budget(method, path)  # a retry has already waited as Auth0 asked
+            with metrics.budget_check(path):  # a retry has already waited as Auth0 asked
+                shared = _take_budget(method, path)
         started = time.perf_counter()
         try:
             response = _session_for_settings().request(
@@ -348,15 +351,18 @@ def _send(
             )
         except requests.Timeout as exc:
             ms = _count(kind, started) * 1000
+            metrics.observe_upstream(path, "timeout", ms / 1000)
             logger.debug("%s %s timeout %.0fms", method, path, ms)
             raise Unavailable(
                 f"Auth0 did not answer within {read_timeout:g} seconds.", reason="timeout"
             ) from exc
         except requests.RequestException as exc:
             ms = _count(kind, started) * 1000
+            metrics.observe_upstream(path, "error", ms / 1000)
             logger.debug("%s %s connection-error %.0fms", method, path, ms)
             raise Unavailable("Org Desk could not connect to Auth0.", reason="connection") from exc
         ms = _count(kind, started) * 1000
+        metrics.observe_upstream(path, response.status_code, ms / 1000, response.headers)
         logger.debug("%s %s %s %.0fms", method, path, response.status_code, ms)
         if kind == "api":
             shared = _note_budget(response, method, path, shared) or shared
@@ -371,6 +377,7 @@ def _send(
                 retry_after=math.ceil(wait),
                 error_code=code,
             )
+        metrics.observe_rate_wait("retry", wait)
         time.sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -394,6 +401,7 @@ def _token_key() -> str:
     return "auth0:token:" + hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
+@metrics.count_token_fetch
 def _fetch_token() -> tuple[str, int]:
     """A fresh Management API token and how long to cache it."""
     # Reference: https://auth0.com/docs/secure/tokens/access-tokens/management-api-access-tokens/get-management-api-access-tokens-for-production
@@ -493,7 +501,8 @@ def call(
     `no_content`: the reference documents 204 No Content; any other success answer (a body
     Org Desk cannot vouch for, from a proxy say) is a bad response, not a success."""
     full_path = "/api/v2" + path
-    cached, shared = _token_and_budget(method, full_path)
+    with metrics.budget_check(full_path):
+        cached, shared = _token_and_budget(method, full_path)
     token = cached or _access_token()
     response = _send(
         method,

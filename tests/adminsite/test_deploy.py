@@ -324,7 +324,8 @@ def test_make_serve_runs_gunicorn_with_whitenoise_behind_sso(tmp_path) -> None:
             try:
                 health = requests.get(base + "/healthz", headers=host, timeout=2)
                 break
-            except requests.ConnectionError:
+            # Refused until gunicorn listens; slow while its workers boot on a busy machine.
+            except (requests.ConnectionError, requests.Timeout):
                 assert server.stdout is not None  # stdout=PIPE
                 assert server.poll() is None, server.stdout.read()
                 time.sleep(0.1)

@@ -316,7 +316,7 @@ def test_sandbox_api_command_serves_until_interrupted() -> None:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONUNBUFFERED": "1"}
     args = [sys.executable, str(ROOT / "manage.py"), "sandbox_api", "--port", "0"]
     refused = subprocess.run(
-        [*args, "--host", "0.0.0.0"], env=env, capture_output=True, text=True, timeout=30
+        [*args, "--host", "0.0.0.0"], env=env, capture_output=True, text=True, timeout=120
     )
     assert refused.returncode != 0 and "loopback" in refused.stderr
     proc = subprocess.Popen(
