@@ -31,10 +31,13 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 	@touch $@ $(VENV)/.app
 
 # Debian's chromium drives the browser tests (Playwright's own browser download is unreachable);
-# redis-server lets the tests check the token and rate-limit budget shared through Redis.
+# redis-server lets the tests check the token and rate-limit budget shared through Redis, and
+# postgresql's server runs the two-instance test and `make bench-process` (each in a throwaway
+# cluster of its own, tests/pgcluster.py; the system's cluster is never used).
 system-deps:
 	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	[ -z "$$missing" ] || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  echo "Installing Debian's$$missing for the tests"; \
