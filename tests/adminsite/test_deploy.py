@@ -483,8 +483,13 @@ def unit(name: str) -> dict[str, list[str]]:
 def test_every_command_of_the_guide_is_run_or_checked() -> None:
     commands = guide_commands()
     assert len(commands) > 30
-    unknown = [c for c in commands if c not in CHECKED and not runnable(c)]
+    unknown = uncovered(commands)
     assert not unknown, f"commands in docs/deploy.md that no test runs or checks: {unknown}"
+    # the control: a command the guide might gain, and a changed one, are caught
+    assert uncovered([*commands, "systemctl restart org-desk-worker"]) == [
+        "systemctl restart org-desk-worker"
+    ]
+    assert uncovered(["sudo -u org-desk .venv/bin/python manage.py flush --noinput; rm -rf /"])
     stale = [c for c in CHECKED if c not in commands]
     assert not stale, f"listed as checked but no longer in the guide: {stale}"
     # the extraction itself: continuation lines, comments, several blocks
@@ -546,6 +551,7 @@ class GuideRun:
         self.secret_key = ""
         self.instances: dict[str, subprocess.Popen[bytes]] = {}
         self.ports: dict[str, int] = {}
+        self.notify: dict[str, socket.socket] = {}
         self.cluster: Any = None
         self.redis_port = 0
         self.sandbox_url = ""
@@ -580,6 +586,11 @@ class GuideRun:
         env["AUTH0_DOMAIN"] = self.sandbox_url
         env["AUTH0_CLIENT_ID"], env["AUTH0_CLIENT_SECRET"] = "org-desk-sandbox", "sandbox-secret"
         return env
+
+
+def uncovered(commands: list[str]) -> list[str]:
+    """The commands no test runs and none checks."""
+    return [c for c in commands if c not in CHECKED and not runnable(c)]
 
 
 def runnable(command: str) -> bool:
@@ -693,6 +704,12 @@ def _enable_instances(command: str, run: GuideRun) -> None:
         argv, env = _unit_command("org-desk@.service", run, str(port))
         assert env["GUNICORN_BIND"] == f"127.0.0.1:{port}"
         run.ports[name] = port
+        # Type=notify: systemd's socket, on which gunicorn's master says READY=1 once it listens
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        notify.bind(str(run.tmp / f"notify-{name}"))
+        notify.settimeout(60)
+        run.notify[name] = notify
+        env["NOTIFY_SOCKET"] = str(run.tmp / f"notify-{name}")
         run.instances[name] = subprocess.Popen(
             argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -820,6 +837,8 @@ def test_the_guide_runs_as_written(tmp_path: Path) -> None:
 
         # What it all made: two instances, each signing a person in from nginx's headers.
         assert set(run.ports) == {"8001", "8002"}
+        for notify in run.notify.values():  # what Type=notify waits for
+            assert b"READY=1" in notify.recv(4096)
         env = guide_env_file()
         proxy = {
             "Host": env["ALLOWED_HOSTS"].split(",")[0],
@@ -842,4 +861,31 @@ def test_the_guide_runs_as_written(tmp_path: Path) -> None:
             except subprocess.TimeoutExpired:
                 p.kill()
         pgcluster.stop(run.cluster)
+        for notify in run.notify.values():
+            notify.close()
     print("\n".join(run.log))
+
+
+# --- Start-up does no heavy work ---------------------------------------------------------------
+
+LOAD_APP = """
+from adminsite.wsgi import application
+from django.db import connections
+import adminsite.sandbox as sandbox
+print(connections["default"].connection is None, sandbox._default is None)
+"""
+
+
+def test_loading_the_app_touches_no_database_cache_or_auth0() -> None:
+    """What gunicorn's worker does at boot (import adminsite.wsgi): no database connection, no
+    cache, no Auth0 and no sandbox tenant seeded. Every one of them points at a port where
+    nothing listens, so any call at import would fail the import (or show up below)."""
+    dead = _free_port()
+    env = production_env(
+        DATABASE_URL=f"postgres://orgdesk@127.0.0.1:{dead}/orgdesk",
+        CACHE_URL=f"redis://127.0.0.1:{dead}/0",
+        AUTH0_DOMAIN=f"http://127.0.0.1:{dead}",
+    )
+    result = run_python(LOAD_APP, env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]  # no connection made, no tenant built
