@@ -169,8 +169,13 @@ def test_a_restore_fired_at_both_instances_runs_once(deployment: Deployment) -> 
     pages = [r.text for r in answers]
     assert all(r.status_code == 200 for r in answers), [r.status_code for r in answers]
     restored = [p for p in pages if "Restored the connection" in p]
-    refused = [p for p in pages if "already restored" in p or "already under way" in p]
-    assert len(restored) == 1 and len(refused) == len(answers) - 1, pages[0][:2000]
+    under_way = [p for p in pages if "already under way" in p]
+    done = [p for p in pages if "already restored" in p]
+    odd = [p for p in pages if p not in restored + under_way + done]
+    assert len(restored) == 1 and len(under_way) + len(done) == len(answers) - 1, [
+        re.findall(r'class="message[^"]*"[^>]*>(.*?)<', p, re.S) for p in odd
+    ]
+    print(f"restore: 1 restored, {len(under_way)} refused while it ran, {len(done)} after")
 
     posts = calls(
         stack.sandbox_requests(), "POST", rf"/api/v2/organizations/{d.org}/enabled_connections"
@@ -246,6 +251,39 @@ def test_one_rate_limit_budget_for_both_instances(deployment: Deployment) -> Non
         print(f"rate limit {limit}: {len(api_calls)} calls reached Auth0, {len(too_many)} 429s")
         assert len(api_calls) == limit and not too_many
         # One token for the lifetime, whatever ran before in this module
+        assert d.token_fetches() == 1
+    finally:
+        stack.configure_sandbox(rate_limit=None)
+        for key in stack.redis("--scan", "--pattern", "*auth0:rate:*").split():
+            stack.redis("DEL", key)
+
+
+def test_a_fresh_budget_spent_by_both_instances_at_once(deployment: Deployment) -> None:
+    """No budget known yet and 16 people at once on both instances: what is in flight before
+    Auth0's first answer goes out (nothing can know the budget before it), everything after
+    is refused without sending, so the 429s are bounded by the concurrency, not the load."""
+    d, stack = deployment, deployment.stack
+    limit = 10
+    stack.configure_sandbox(rate_limit=limit, rate_window=60)
+    d.clear_log()
+    people = 2 * THREADS_PER_INSTANCE
+    try:
+
+        def browse(n: int, instance: Instance) -> int:
+            person = Person(f"fresh{n:02d}@example.com")
+            return sum(person.get(instance, f"/orgs/{org}/").status_code for org in d.orgs[:6])
+
+        work = [partial(browse, n, i) for i in (d.a, d.b) for n in range(THREADS_PER_INSTANCE)]
+        assert all(r == 200 * 6 for r in together(work))  # pages answer, with a message
+        log = stack.sandbox_requests()
+        sent = calls(log, "GET", r"/api/v2/.*")
+        too_many = [e for e in log if e["status"] == 429]
+        print(
+            f"fresh budget {limit}, {people * 6} pages at once: {len(sent)} calls reached "
+            f"Auth0, {len(sent) - len(too_many)} answered, {len(too_many)} 429s"
+        )
+        assert len(sent) - len(too_many) <= limit
+        assert len(too_many) <= people  # at most one a request in flight before the first answer
         assert d.token_fetches() == 1
     finally:
         stack.configure_sandbox(rate_limit=None)
