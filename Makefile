@@ -86,7 +86,7 @@ bench: $(VENV)/.app
 # a Redis and the sandbox over HTTP: seconds from spawn to the first 200 from /healthz (< 3 s),
 # then PROCESS_REQUESTS (default 10,000) signed-in requests over keep-alive, the worker's RSS
 # every 1,000 (< 150 MB at the end, < 10 MB growth from 2,000). PASS/FAIL; non-zero exit on FAIL.
-bench-process: $(VENV)/.app system-deps
+bench-process: $(VENV)/.app
 	$(BIN)/python -m tests.perf.process
 
 # Issue #12's figures in Debian's chromium, against the sandbox over HTTP: Tab presses from the
