@@ -7,3 +7,6 @@ class AdminsiteConfig(AppConfig):
     name = "adminsite"
     verbose_name = "Org Desk"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from adminsite import checks  # noqa: F401  (registers the deployment checks)
