@@ -16,7 +16,7 @@ for p in "$$PYTHON" python3.13 python3.12 \
 done; echo "Org Desk needs Python >= 3.12 (Django 6): install it or set PYTHON=/path/to/python3.12" >&2; exit 1
 endef
 
-.PHONY: system-deps run test test-fast lint format serve bench load clean
+.PHONY: system-deps install run test test-fast lint format serve bench bench-process load clean
 
 $(BIN)/python:
 	@PY=$$($(find_python)) && echo "Creating $(VENV) with $$PY" && "$$PY" -m venv $(VENV)
@@ -32,8 +32,8 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 
 # Debian's chromium drives the browser tests (Playwright's own browser download is unreachable);
 # redis-server lets the tests check the token and rate-limit budget shared through Redis;
-# postgresql's server runs the throwaway cluster of the second test pass (tests/pgcluster.py;
-# no system cluster is used: the package's own is left as Debian sets it up).
+# postgresql's server runs the second test pass, the two-instance test and `make bench-process`
+# (each in a throwaway cluster of its own, tests/pgcluster.py; the system's cluster is never used).
 system-deps:
 	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
@@ -42,6 +42,10 @@ system-deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  echo "Installing Debian's$$missing for the tests"; \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; }
+
+# The application's packages in .venv (docs/deploy.md runs it as the org-desk user); nothing
+# to do when they are up to date.
+install: $(VENV)/.app
 
 run: $(VENV)/.app
 	DEBUG=true $(BIN)/python manage.py migrate --noinput -v 0
@@ -88,6 +92,13 @@ test-fast: $(VENV)/.test
 # and postgresql (tests/pgcluster.py).
 bench: $(VENV)/.app
 	$(BIN)/python -m tests.perf.bench
+
+# Is a process lean? gunicorn (1 worker × 4 threads, production config) on a throwaway Postgres,
+# a Redis and the sandbox over HTTP: seconds from spawn to the first 200 from /healthz (< 3 s),
+# then PROCESS_REQUESTS (default 10,000) signed-in requests over keep-alive, the worker's RSS
+# every 1,000 (< 150 MB at the end, < 10 MB growth from 2,000). PASS/FAIL; non-zero exit on FAIL.
+bench-process: $(VENV)/.app
+	$(BIN)/python -m tests.perf.process
 
 # Issue #12's figures in Debian's chromium, against the sandbox over HTTP: Tab presses from the
 # top of an organization page to the members pager's "Next →" (1280×900), and how far each page

@@ -33,6 +33,7 @@ from django.conf import settings
 from django.contrib import auth, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend, RemoteUserBackend
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.middleware import RemoteUserMiddleware
 from django.contrib.auth.models import AbstractBaseUser, Group, User
 from django.core.exceptions import ValidationError
@@ -130,20 +131,18 @@ class SSOBackend(RemoteUserBackend):
                 "not an email address" if reason == "not_email" else "a local account",
             )
             return None
-        return super().authenticate(request, remote_user)
-
-    # Given AUTH_USER_MODEL, Django's User here (it sets email), which the stub's TypeVar
-    # bound to AbstractBaseUser cannot express.
-    def configure_user(  # type: ignore[override]
-        self, request: HttpRequest | None, user: User, created: bool = True
-    ) -> User:
+        # Created in one INSERT with no usable password (the proxy vouches for them) and the
+        # email. Django's RemoteUserBackend inserts the user first and sets the password in a
+        # second statement: a request of the same person in between (another thread, or
+        # another instance) found an account with a usable, empty password, which refusal()
+        # takes for a local account, and answered 403.
+        user, created = User._default_manager.get_or_create(
+            username=username,
+            defaults={"password": make_password(None), "email": username},
+        )
         if created:
-            logger.info("SSO: first sign-in of %s, user created", user.get_username())
-            user.set_unusable_password()  # the proxy vouches for them; no password exists
-            if "@" in user.get_username():
-                user.email = user.get_username()
-            user.save(update_fields=["password", "email"])
-        return user
+            logger.info("SSO: first sign-in of %s, user created", username)
+        return user if self.user_can_authenticate(user) else None
 
     def get_user(self, user_id: object) -> User | None:
         # A session made by the proxy is worth nothing once SSO is switched off, nor once its

@@ -113,9 +113,15 @@ def restore_refusal(
 
 def _refusal(removal: AuditEntry, what: str) -> str | None:
     """Why this removal may not be restored now (already restored, or a restore under way)."""
+    # Under way first, then done. A restore goes from pending to success, and on Postgres
+    # (READ COMMITTED) each query sees what was committed when it started: one finishing
+    # between the two queries is seen by the second. In the other order it slipped past both,
+    # and a second restore reached Auth0 (tests/deploy/test_two_instances.py).
+    running = _restore_in_flight(removal)
+    if running is not None:
+        return restore_refusal(None, running, what)
     done = removal.restorations.filter(outcome=Outcome.SUCCESS).first()
-    running = None if done is not None else _restore_in_flight(removal)
-    return restore_refusal(done, running, what)
+    return restore_refusal(done, None, what)
 
 
 class ConnectionSettings(TypedDict):

@@ -493,3 +493,14 @@ def test_no_secret_in_logs_on_success(operator_client, http_tenant, caplog) -> N
     tokens = _issued_tokens(http_tenant)
     assert tokens and SECRET not in caplog.text
     assert all(t not in caplog.text for t in tokens)
+
+
+def test_a_per_process_cache_is_reported_by_check_deploy(settings) -> None:
+    from adminsite.checks import cache_is_shared
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache"}}
+    assert cache_is_shared() == []
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    warnings = cache_is_shared()
+    assert [w.id for w in warnings] == ["adminsite.W001"]
+    assert "CACHE_URL=redis://" in (warnings[0].hint or "")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models.signals import post_save
 from django.urls import reverse
 
 from adminsite import auth0, sso_config
@@ -174,6 +175,27 @@ def test_trusted_header_signs_in_and_creates_the_user(client, sso, tenant) -> No
     # the session now holds the user; the next request does not create another
     client.get(reverse("orgs:list"), **via_proxy(ALICE))
     assert get_user_model().objects.filter(username=ALICE).count() == 1
+
+
+def test_a_new_sso_person_never_exists_with_a_usable_password(client, sso, tenant) -> None:
+    """Created in one INSERT with no usable password: a request of the same person that reads
+    the row right after it was written (another thread or instance) must not find an empty,
+    usable password, which would read as a local account and be refused with a 403."""
+    seen: list[bool] = []
+
+    def read_back(sender, instance, created, **kwargs) -> None:
+        if created:
+            stored = get_user_model().objects.get(pk=instance.pk)
+            seen.append(stored.has_usable_password())
+
+    post_save.connect(read_back, sender=get_user_model())
+    try:
+        r = client.get(reverse("orgs:list"), **via_proxy("bob@example.com"))
+    finally:
+        post_save.disconnect(read_back, sender=get_user_model())
+    assert r.status_code == 200
+    assert seen == [False]
+    assert _user("bob@example.com").email == "bob@example.com"
 
 
 def test_sign_out_link_points_to_the_proxy_when_configured(client, sso, tenant) -> None:
