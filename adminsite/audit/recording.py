@@ -117,7 +117,7 @@ class Recording:
         assert self.entry is not None
         fields["finished_at"] = timezone.now()
         try:
-            AuditEntry.objects.seal(self.entry.pk, **fields)
+            AuditEntry.objects.seal(self.entry.pk, written=self.entry, **fields)
         except Exception:  # the database failed: the entry stays pending ("outcome unknown")
             logger.exception("Could not record the outcome of audit entry %s", self.entry.pk)
             return
