@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
-from django.db import connections, models, router, transaction
+from django.db import DatabaseError, connections, models, router, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -160,14 +160,19 @@ def chain_head(using: str) -> str:
     SQLite's IMMEDIATE transactions (adminsite.E002) hold the database's write lock anyway.
     """
     connection = connections[using]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
     # Plain SQL, not the ORM: this runs on every change, and compiling the query cost more
     # than the database spent on it.
-    table = connection.ops.quote_name(AuditEntry._meta.db_table)
+    head = f"SELECT entry_hash FROM {connection.ops.quote_name(AuditEntry._meta.db_table)} "
+    head += "ORDER BY id DESC LIMIT 1"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT entry_hash FROM {table} ORDER BY id DESC LIMIT 1")
+        if connection.vendor == "postgresql":
+            # Both in one round trip: two statements, each with its own snapshot (READ
+            # COMMITTED), so the read still starts after the lock is held.
+            cursor.execute(f"SELECT pg_advisory_xact_lock({int(CHAIN_LOCK)}); {head}")
+            if not cursor.nextset():
+                raise DatabaseError("The chain head's read gave no result.")
+        else:
+            cursor.execute(head)
         row = cursor.fetchone()
     return chain.GENESIS if row is None else str(row[0])
 
