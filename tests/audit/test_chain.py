@@ -269,7 +269,9 @@ def test_entries_written_at_once_make_one_unbroken_chain(monkeypatch) -> None:
             start.wait()
             for j in range(EACH):
                 entry = make_entry(outcome=Outcome.PENDING, member_id=f"auth0|{i}-{j}")
-                assert AuditEntry.objects.seal(entry.pk, outcome=Outcome.SUCCESS) == 1
+                written = entry if j % 2 else None  # both ways of sealing, as Recording does
+                sealed = AuditEntry.objects.seal(entry.pk, written=written, outcome=Outcome.SUCCESS)
+                assert sealed == 1
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -478,3 +480,68 @@ def test_postgres_with_the_trigger_off_an_edit_is_caught(db) -> None:
         cursor.execute(f"ALTER TABLE {TABLE} ENABLE TRIGGER USER")
     assert f"broken at entry #{first.pk} (created" in verify_fails()
     refused(f"UPDATE {TABLE} SET org_name = 'Acme' WHERE id = %s", [first.pk])  # on again
+
+
+# --- Sealing what this process wrote: one statement ---------------------------------------------
+
+
+@pytest.mark.django_db
+def test_sealing_the_written_entry_is_one_update_and_the_chain_still_verifies(
+    django_assert_num_queries, django_capture_on_commit_callbacks, siem
+) -> None:
+    written = make_entry(outcome=Outcome.PENDING, before={"x": 1.0})
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        django_assert_num_queries(1) as captured,  # no read-back, no transaction around it
+    ):
+        sealed = AuditEntry.objects.seal(
+            written.pk, written=written, outcome=Outcome.SUCCESS, after={"y": [1, "z"]}
+        )
+    assert sealed == 1
+    assert captured.captured_queries[0]["sql"].startswith("UPDATE")
+    stored = AuditEntry.objects.get(pk=written.pk)
+    assert (stored.outcome, stored.after) == (Outcome.SUCCESS, {"y": [1, "z"]})
+    assert stored.seal_hash == chain.seal_hash(stored)
+    [line] = [r.getMessage() for r in siem if r.name == "orgdesk.audit"]
+    assert json.loads(line)["seal_hash"] == stored.seal_hash
+    assert "Checked 1 entry (0 pending): the chain is intact." in verify()
+    # sealed once: a second seal from the same written entry matches nothing
+    assert AuditEntry.objects.seal(written.pk, written=written, outcome=Outcome.FAILED) == 0
+
+
+@pytest.mark.django_db
+def test_sealing_the_written_entry_matches_only_the_row_it_wrote() -> None:
+    written = make_entry(outcome=Outcome.PENDING)
+    other = make_entry(outcome=Outcome.PENDING)
+    forged = AuditEntry.objects.get(pk=other.pk)
+    forged.pk = written.pk  # the hash of another row: the stored row is not the one written
+    assert AuditEntry.objects.seal(written.pk, written=forged, outcome=Outcome.SUCCESS) == 0
+    assert AuditEntry.objects.get(pk=written.pk).outcome == Outcome.PENDING
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_writing_an_entry_outside_a_transaction_is_two_round_trips(
+    django_assert_num_queries,
+) -> None:
+    """BEGIN goes with the lock and the head's read; COMMIT with the INSERT."""
+    with django_assert_num_queries(2) as captured:
+        make_entry(outcome=Outcome.PENDING)
+    first, second = (q["sql"] for q in captured.captured_queries)
+    assert first.startswith("BEGIN; SELECT pg_advisory_xact_lock(")
+    assert second.startswith("INSERT INTO") and second.endswith("; COMMIT")
+    make_entry()
+    assert "Checked 2 entries (1 pending): the chain is intact." in verify()
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_write_outside_a_transaction_is_rolled_back() -> None:
+    from psycopg.pq import TransactionStatus
+
+    make_entry()
+    with pytest.raises(DatabaseError):
+        make_entry(org_id="x" * 65)  # longer than the column: the INSERT fails
+    assert connection.connection.info.transaction_status == TransactionStatus.IDLE
+    make_entry()  # the lock was released with the rolled back transaction
+    assert "Checked 2 entries (0 pending): the chain is intact." in verify()
