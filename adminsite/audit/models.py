@@ -374,40 +374,24 @@ class AuditEntry(models.Model):
                 transaction.on_commit(partial(log_sealed, self), using=using, robust=True)
 
     def _save_in_own_transaction(self, connection: Any, *args: Any, **kwargs: Any) -> None:
-        """The same transaction as `atomic()` on PostgreSQL, in two round trips, not five.
+        """The same transaction as `atomic()` on PostgreSQL, in three round trips, not five.
 
         Outside any atomic block (every recorded change), the transaction is begun by the same
-        query that takes the chain's lock and reads its head (chain_head's two statements), and
-        committed by the one that INSERTs the entry; psycopg would send BEGIN and COMMIT on
-        their own. Any failure rolls it back before the exception goes on, as `atomic()` would.
+        query that takes the chain's lock and reads its head (chain_head's two statements), the
+        INSERT follows, then COMMIT: psycopg would send BEGIN on its own first. Any failure
+        rolls it back before the exception goes on, as `atomic()` would.
         """
         try:
             chain.stamp(self, chain_head(connection.alias, begin=True))
-            self._insert_and_commit(connection)
+            super().save(*args, **kwargs)
+            with connection.cursor() as cursor:
+                cursor.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(Exception), connection.cursor() as cursor:
                 cursor.execute("ROLLBACK")
             raise
         if self.outcome != Outcome.PENDING:  # written sealed (imports, tests)
             transaction.on_commit(partial(log_sealed, self), using=connection.alias, robust=True)
-
-    def _insert_and_commit(self, connection: Any) -> None:
-        """INSERT the entry and COMMIT in one round trip (two statements); the row's id back.
-
-        The values are prepared by each field as Model.save() would (no signal is sent for
-        audit entries: nothing listens)."""
-        fields = [f for f in self._meta.concrete_fields if not f.primary_key]
-        values = [f.get_db_prep_save(f.pre_save(self, True), connection) for f in fields]
-        quote = connection.ops.quote_name
-        columns = ", ".join(quote(f.column) for f in fields)
-        marks = ", ".join(["%s"] * len(fields))
-        pk = quote(self._meta.pk.column)
-        sql = f"INSERT INTO {quote(self._meta.db_table)} ({columns}) VALUES ({marks}) "
-        with connection.cursor() as cursor:
-            cursor.execute(f"{sql}RETURNING {pk}; COMMIT", values)
-            (self.pk,) = cursor.fetchone()
-        self._state.adding = False
-        self._state.db = connection.alias
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AuditImmutable("Audit entries cannot be deleted.")
