@@ -14,7 +14,6 @@ to the `orgdesk.audit` logger, for a SIEM.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import logging
@@ -153,13 +152,12 @@ def state_items(state: Any) -> list[tuple[str, str]]:
     ]
 
 
-def chain_head(using: str, *, begin: bool = False) -> str:
+def chain_head(using: str) -> str:
     """The hash the next entry follows; call inside the transaction that writes it.
 
     On PostgreSQL a transaction-level advisory lock makes writers take turns until commit
     (it is taken before the read, so the read sees the entry the previous holder committed);
     SQLite's IMMEDIATE transactions (adminsite.E002) hold the database's write lock anyway.
-    `begin` (PostgreSQL, outside Django's transactions): begin the transaction with them.
     """
     connection = connections[using]
     # Plain SQL, not the ORM: this runs on every change, and compiling the query cost more
@@ -168,14 +166,11 @@ def chain_head(using: str, *, begin: bool = False) -> str:
     head += "ORDER BY id DESC LIMIT 1"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # In one round trip: statements each with its own snapshot (READ COMMITTED), so
-            # the read still starts after the lock is held.
-            lock = f"SELECT pg_advisory_xact_lock({int(CHAIN_LOCK)})"
-            statements = ["BEGIN"] * begin + [lock, head]
-            cursor.execute("; ".join(statements))
-            for _ in statements[1:]:
-                if not cursor.nextset():
-                    raise DatabaseError("The chain head's read gave no result.")
+            # Both in one round trip: two statements, each with its own snapshot (READ
+            # COMMITTED), so the read still starts after the lock is held.
+            cursor.execute(f"SELECT pg_advisory_xact_lock({int(CHAIN_LOCK)}); {head}")
+            if not cursor.nextset():
+                raise DatabaseError("The chain head's read gave no result.")
         else:
             cursor.execute(head)
         row = cursor.fetchone()
@@ -363,35 +358,11 @@ class AuditEntry(models.Model):
             raise AuditImmutable("Audit entries cannot be edited once written.")
         kwargs["force_insert"] = True
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
-        connection = connections[using]
-        if connection.vendor == "postgresql" and connection.get_autocommit():
-            self._save_in_own_transaction(connection, *args, **kwargs)
-            return
         with transaction.atomic(using=using):
             chain.stamp(self, chain_head(using))
             super().save(*args, **kwargs)
             if self.outcome != Outcome.PENDING:  # written sealed (imports, tests)
                 transaction.on_commit(partial(log_sealed, self), using=using, robust=True)
-
-    def _save_in_own_transaction(self, connection: Any, *args: Any, **kwargs: Any) -> None:
-        """The same transaction as `atomic()` on PostgreSQL, in three round trips, not five.
-
-        Outside any atomic block (every recorded change), the transaction is begun by the same
-        query that takes the chain's lock and reads its head (chain_head's two statements), the
-        INSERT follows, then COMMIT: psycopg would send BEGIN on its own first. Any failure
-        rolls it back before the exception goes on, as `atomic()` would.
-        """
-        try:
-            chain.stamp(self, chain_head(connection.alias, begin=True))
-            super().save(*args, **kwargs)
-            with connection.cursor() as cursor:
-                cursor.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(Exception), connection.cursor() as cursor:
-                cursor.execute("ROLLBACK")
-            raise
-        if self.outcome != Outcome.PENDING:  # written sealed (imports, tests)
-            transaction.on_commit(partial(log_sealed, self), using=connection.alias, robust=True)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AuditImmutable("Audit entries cannot be deleted.")

@@ -517,31 +517,3 @@ def test_sealing_the_written_entry_matches_only_the_row_it_wrote() -> None:
     forged.pk = written.pk  # the hash of another row: the stored row is not the one written
     assert AuditEntry.objects.seal(written.pk, written=forged, outcome=Outcome.SUCCESS) == 0
     assert AuditEntry.objects.get(pk=written.pk).outcome == Outcome.PENDING
-
-
-@postgres_only
-@pytest.mark.django_db(transaction=True)
-def test_writing_an_entry_outside_a_transaction_is_three_round_trips(
-    django_assert_num_queries,
-) -> None:
-    """BEGIN goes with the lock and the head's read; then the INSERT; then COMMIT."""
-    with django_assert_num_queries(3) as captured:
-        make_entry(outcome=Outcome.PENDING)
-    first = captured.captured_queries[0]["sql"]
-    assert first.startswith("BEGIN; SELECT pg_advisory_xact_lock(")
-    assert captured.captured_queries[-1]["sql"] == "COMMIT"
-    make_entry()
-    assert "Checked 2 entries (1 pending): the chain is intact." in verify()
-
-
-@postgres_only
-@pytest.mark.django_db(transaction=True)
-def test_a_failed_write_outside_a_transaction_is_rolled_back() -> None:
-    from psycopg.pq import TransactionStatus
-
-    make_entry()
-    with pytest.raises(DatabaseError):
-        make_entry(org_id="x" * 65)  # longer than the column: the INSERT fails
-    assert connection.connection.info.transaction_status == TransactionStatus.IDLE
-    make_entry()  # the lock was released with the rolled back transaction
-    assert "Checked 2 entries (0 pending): the chain is intact." in verify()
