@@ -30,3 +30,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": os.path.join(tempfile.gettempdir(), f"orgdesk-tests-{os.getpid()}.sqlite3")
     }
+
+# Console lines go to the stderr of the moment (tests/logstream.py).
+LOGGING["handlers"]["console"]["class"] = "tests.logstream.CurrentStderrHandler"  # type: ignore[index]  # noqa: F405
