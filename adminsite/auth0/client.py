@@ -277,8 +277,10 @@ def _spent(method: str, path: str, reset: object) -> None:
     wait = reset - now
     if wait <= SHORT_WAIT:
         logger.debug("%s %s waits %.1fs for the rate limit to reset", method, path, wait)
+        metrics.observe_rate_wait("budget", wait)
         time.sleep(wait)
         return
+    metrics.observe_budget_refused(path)
     raise RateLimited(
         "Org Desk has used up its Management API rate limit for this kind of request "
         "(Auth0 answers 429 Too Many Requests until it resets).",
@@ -336,8 +338,7 @@ def _send(
     shared = bool(budget_shared)
     for attempt in range(MAX_429_RETRIES + 1):
         if kind == "api" and attempt == 0 and budget_shared is None:
-            with metrics.budget_check(path):  # a retry has already waited as Auth0 asked
-                shared = _take_budget(method, path)
+            shared = _take_budget(method, path)  # a retry has already waited as Auth0 asked
         started = time.perf_counter()
         try:
             response = _session_for_settings().request(
@@ -501,8 +502,7 @@ def call(
     `no_content`: the reference documents 204 No Content; any other success answer (a body
     Org Desk cannot vouch for, from a proxy say) is a bad response, not a success."""
     full_path = "/api/v2" + path
-    with metrics.budget_check(full_path):
-        cached, shared = _token_and_budget(method, full_path)
+    cached, shared = _token_and_budget(method, full_path)
     token = cached or _access_token()
     response = _send(
         method,
