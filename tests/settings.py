@@ -31,5 +31,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
         "NAME": os.path.join(tempfile.gettempdir(), f"orgdesk-tests-{os.getpid()}.sqlite3")
     }
 
-# Console lines go to the stderr of the moment (tests/logstream.py).
-LOGGING["handlers"]["console"]["class"] = "tests.logstream.CurrentStderrHandler"  # type: ignore[index]  # noqa: F405
+# Every stream handler (the console, the audit log's JSON lines) writes to the stderr of the
+# moment (tests/logstream.py): a live-server thread may log after pytest closed a capture file.
+for _handler in LOGGING["handlers"].values():  # noqa: F405
+    if _handler.get("class") == "logging.StreamHandler":
+        _handler["class"] = "tests.logstream.CurrentStderrHandler"
+        _handler.pop("stream", None)

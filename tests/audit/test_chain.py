@@ -382,7 +382,9 @@ def test_the_audit_logger_writes_the_json_alone_and_apart() -> None:
     logger = logging.getLogger("orgdesk.audit")
     assert logger.isEnabledFor(logging.INFO) and logger.propagate is False
     [handler] = [h for h in logger.handlers if not type(h).__module__.startswith("_pytest")]
-    assert type(handler) is logging.StreamHandler  # standard error, without AUDIT_LOG_FILE
+    # Standard error, without AUDIT_LOG_FILE (the tests' kind follows stderr as pytest swaps it).
+    assert isinstance(handler, logging.StreamHandler)
+    assert not isinstance(handler, logging.FileHandler)
     record = logger.makeRecord("orgdesk.audit", logging.INFO, __file__, 1, '{"id": 1}', (), None)
     assert handler.format(record) == '{"id": 1}'
 
