@@ -33,7 +33,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 
 # Every stream handler (the console, the audit log's JSON lines) writes to the stderr of the
 # moment (tests/logstream.py): a live-server thread may log after pytest closed a capture file.
-for _handler in LOGGING["handlers"].values():  # noqa: F405
+for _handler in LOGGING["handlers"].values():  # type: ignore[attr-defined]  # noqa: F405
     if _handler.get("class") == "logging.StreamHandler":
         _handler["class"] = "tests.logstream.CurrentStderrHandler"
         _handler.pop("stream", None)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,23 +77,47 @@ def plain(value: Any) -> Any:
     return value  # json.dumps raises for anything a JSONField could not hold either
 
 
+def canonical(values: dict[str, Any]) -> str:
+    """The text a hash is taken of (ASCII)."""
+    return json.dumps(plain(values), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
 def digest(values: dict[str, Any]) -> str:
-    text = json.dumps(plain(values), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(text.encode("ascii")).hexdigest()
+    return hashlib.sha256(canonical(values).encode("ascii")).hexdigest()
+
+
+def around(values: dict[str, Any], key: str) -> tuple[str, str]:
+    """The canonical text of `values` with `key`'s value cut out: (before, after), such that
+    SHA-256 of `before + h + after` is `digest(values | {key: h})` for any hex hash `h`.
+
+    For a database to finish a hash whose last input only it knows: the PostgreSQL insert
+    (models.AuditEntry.save) reads the chain's head and hashes in the same statement. The cut
+    is found by a random mark, which no other value can contain by chance."""
+    mark = secrets.token_hex(32)
+    before, found, after = canonical({**values, key: mark}).partition(f'"{mark}"')
+    if not found or mark in after:
+        raise ValueError("the mark is not in the text exactly once")
+    return before + '"', '"' + after
+
+
+def entry_values(entry: Any) -> dict[str, Any]:
+    """What an entry's entry_hash covers, except its link (`prev_hash`)."""
+    return {name: getattr(entry, name) for name in ENTRY_FIELDS}
+
+
+def seal_values(entry: Any) -> dict[str, Any]:
+    """What an entry's seal_hash covers, except its binding to the entry (`entry_hash`)."""
+    return {name: getattr(entry, name) for name in SEAL_FIELDS}
 
 
 def entry_hash(entry: Any) -> str:
     """The hash of an entry's fixed fields and its link to the entry before it."""
-    values = {name: getattr(entry, name) for name in ENTRY_FIELDS}
-    values["prev_hash"] = entry.prev_hash
-    return digest(values)
+    return digest({**entry_values(entry), "prev_hash": entry.prev_hash})
 
 
 def seal_hash(entry: Any) -> str:
     """The hash of an entry's outcome columns, bound to the entry by its entry_hash."""
-    values = {name: getattr(entry, name) for name in SEAL_FIELDS}
-    values["entry_hash"] = entry.entry_hash
-    return digest(values)
+    return digest({**seal_values(entry), "entry_hash": entry.entry_hash})
 
 
 def stamp(entry: Any, prev_hash: str) -> None:

@@ -8,6 +8,7 @@ it; on PostgreSQL with the table's triggers switched off first, as its owner cou
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -21,6 +22,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
+from django.test.utils import CaptureQueriesContext
 
 from adminsite.audit import chain
 from adminsite.audit.models import Action, AuditEntry, AuditImmutable, Outcome
@@ -121,6 +123,62 @@ def test_canonical_values_match_what_the_databases_give_back() -> None:
     assert chain.digest({"a": [1e16, 2.0, (1, "x")]}) == chain.digest({"a": [10**16, 2, [1, "x"]]})
     assert chain.digest({"a": 0.5}) != chain.digest({"a": 0.25})
     assert chain.digest({"b": 1, "a": 2}) == chain.digest({"a": 2, "b": 1})
+
+
+AWKWARD = {
+    "connection_name": 'quote " backslash \\ percent %s %(x)s é 😀',
+    "org_name": "'; DROP TABLE adminsite_auditentry; --",
+    "requested": {"prev_hash": "x", "entry_hash": "y", "nested": [1.5, None, "\u2028"]},
+    "before": {"entry_hash": "0" * 64, "name": "ünïcode"},
+}
+
+
+@pytest.mark.parametrize("key", ["prev_hash", "entry_hash", "zzz", "aaa"])
+def test_a_hash_finished_from_the_text_around_a_value_is_the_same_hash(key) -> None:
+    """chain.around: what the database gets to finish a hash; the same values may appear
+    elsewhere in the text (nested keys of the same name)."""
+    values = {**AWKWARD, "created_at": None, "n": 10**16}
+    before, after = chain.around(values, key)
+    for value in (chain.GENESIS, "ab" * 32):
+        text = (before + value + after).encode("ascii")
+        assert hashlib.sha256(text).hexdigest() == chain.digest({**values, key: value})
+
+
+def test_an_entry_written_on_postgres_is_one_query_and_its_hashes_are_pythons(db) -> None:
+    """On PostgreSQL the lock, the head's read and the insert are one round trip, and the
+    database's hashes of awkward text are the ones Python computes (the insert checks too)."""
+    make_entry()
+    with CaptureQueriesContext(connection) as captured:
+        entry = make_entry(outcome=Outcome.PENDING, **AWKWARD)
+    if connection.vendor == "postgresql":
+        [query] = captured.captured_queries
+        assert query["sql"].startswith("SELECT pg_advisory_xact_lock(")
+    stored = AuditEntry.objects.get(pk=entry.pk)
+    assert (stored.connection_name, stored.org_name) == (
+        AWKWARD["connection_name"],
+        AWKWARD["org_name"],
+    )
+    assert stored.requested == AWKWARD["requested"] and stored.before == AWKWARD["before"]
+    assert (stored.prev_hash, stored.entry_hash, stored.seal_hash) == (
+        entry.prev_hash,
+        entry.entry_hash,
+        entry.seal_hash,
+    )
+    assert stored.entry_hash == chain.entry_hash(stored) != chain.GENESIS
+    assert stored.seal_hash == chain.seal_hash(stored)
+    assert entry._state.adding is False and entry._state.db == "default"
+    assert "Checked 2 entries (1 pending): the chain is intact." in verify()
+
+
+def test_an_entry_written_inside_a_transaction_goes_with_it(db) -> None:
+    first = make_entry()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        make_entry(org_name="rolled back")
+        raise RuntimeError("the block failed")
+    after = make_entry()
+    assert after.prev_hash == first.entry_hash
+    assert not AuditEntry.objects.filter(org_name="rolled back").exists()
+    assert "Checked 2 entries (0 pending): the chain is intact." in verify()
 
 
 # --- verify_audit --------------------------------------------------------------------------
@@ -253,7 +311,9 @@ THREADS, EACH = 8, 5
 @pytest.mark.django_db(transaction=True)
 def test_entries_written_at_once_make_one_unbroken_chain(monkeypatch) -> None:
     """Each writer reads the last hash, then inserts: without the lock (advisory on Postgres,
-    IMMEDIATE on SQLite) two would follow the same entry. Slowed down between read and insert."""
+    IMMEDIATE on SQLite) two would follow the same entry. On SQLite slowed down between read
+    and insert; on PostgreSQL the lock, the read and the insert are one round trip
+    (AuditEntry._insert_chained), which the writers race for."""
     stamp = chain.stamp
 
     def slow_stamp(entry: AuditEntry, prev_hash: str) -> None:
