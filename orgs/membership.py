@@ -166,8 +166,9 @@ def _stashed_review(
     """The review the confirm step showed (and forget it: a review is confirmed once)."""
     key = _review_key(request, org_id, token)
     value = cache.get(key)
-    cache.delete(key)
-    if not isinstance(value, dict):
+    # Confirmed twice at once (a double click, two instances) both may read it: only the one
+    # whose delete removed it (one DEL in Redis) adds anybody, so a review is confirmed once.
+    if not cache.delete(key) or not isinstance(value, dict):
         return None
     try:
         people = {u: Person(u, str(n), str(e)) for u, (n, e) in value["people"].items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from django.urls import reverse
@@ -248,6 +249,43 @@ def test_confirm_sends_only_people_from_the_review(
     )
     assert r.status_code == 400 and "expired or was used already" in r.content.decode()
     assert api_calls(tenant) == [] and not AuditEntry.objects.exists()
+
+
+def test_a_review_confirmed_twice_at_once_adds_once(
+    operator_client, tenant, acme, outsiders, monkeypatch
+) -> None:
+    """Two confirms at the same moment (a double click, two instances) both read the review
+    before either forgets it: only the one whose delete removed it adds anybody."""
+    person = outsiders[0].user_id
+    token = _token(_review(operator_client, acme, [person]))
+    tenant.clear_log()
+    real_get = membership.cache.get
+    answers: list[Any] = []
+
+    def get_then_race(key, default=None, version=None):
+        value = real_get(key, default, version)
+        if key.startswith("orgs:add-review:") and not answers:
+            answers.append(None)  # the first confirm has read it: the second comes in now
+            answers[0] = operator_client.post(
+                reverse("orgs:add-members", args=[acme]),
+                {"review": token, "user_id": [person]},
+                headers=HTMX,
+            )
+        return value
+
+    monkeypatch.setattr(membership.cache, "get", get_then_race)
+    first = operator_client.post(
+        reverse("orgs:add-members", args=[acme]),
+        {"review": token, "user_id": [person]},
+        headers=HTMX,
+    )
+    statuses = sorted([first.status_code, answers[0].status_code])
+    assert statuses == [200, 400]
+    refused = first if first.status_code == 400 else answers[0]
+    assert "expired or was used already" in refused.content.decode()
+    assert [m["method"] for m in mutations(tenant)] == ["POST"]
+    assert person in _member_ids(acme)
+    assert AuditEntry.objects.filter(action=Action.ADD_MEMBERS).count() == 1
 
 
 @pytest.mark.parametrize(
