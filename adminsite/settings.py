@@ -123,6 +123,8 @@ INSTALLED_APPS = [
     "adminsite",
     "adminsite.audit",
     "adminsite.sandbox",
+    "adminsite.jobs",
+    "django_tasks_db",
     "orgs",
     "connections",
 ]
@@ -302,3 +304,22 @@ if not DEBUG:
 # text (default) or json: one JSON object per line on stderr, for every logger.
 LOG_FORMAT = ops_config.log_format(env("LOG_FORMAT", default="text"))
 LOGGING = ops_config.logging_config(LOGGING, LOG_FORMAT, env("LOG_LEVEL", default="INFO"))
+
+
+# --- Background jobs (adminsite/jobs: bulk member changes and exports; docs/deploy.md) --------
+# Django's tasks framework with django-tasks-db's database backend: jobs are rows in the same
+# database, run by `manage.py jobs_worker` (db_worker plus Org Desk's start-up sweep). Works on
+# SQLite (one machine) and on PostgreSQL, where several machines' workers share the queue
+# (each claims a task with SELECT ... FOR UPDATE SKIP LOCKED).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "jobs"]}}
+# Where exports are written (one CSV per job), deleted EXPORT_TTL seconds after they are done.
+EXPORT_DIR = Path(env("EXPORT_DIR", default=str(BASE_DIR / "var" / "exports")))
+EXPORT_TTL = env.int("EXPORT_TTL", default=24 * 3600)
+# Auth0's published limits per endpoint group (burst, requests per minute) that jobs pace by;
+# a job leaves JOBS_PAGE_RESERVE requests of a group's burst for people using the pages.
+JOBS_RATE_LIMITS: dict[str, tuple[int, int]] = {
+    "member_roles": (20, 200),
+    "members_write": (20, 200),
+    "members_read": (40, 500),
+}
+JOBS_PAGE_RESERVE = env.int("JOBS_PAGE_RESERVE", default=5)

@@ -17,7 +17,8 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -58,6 +59,36 @@ _mounted: set[str] = set()
 _session_lock = threading.Lock()
 _token_lock = threading.Lock()
 _local = threading.local()
+PATIENT_429_RETRIES = 8  # a background job's calls: waits for each reset, up to this many times
+PATIENT_MAX_WAIT = 120.0  # never sleeps longer than this at once, whatever a header says
+
+
+@contextmanager
+def patient() -> Iterator[None]:
+    """Calls made inside wait for a spent budget or a 429 to reset, however long (capped at
+    PATIENT_MAX_WAIT each time), instead of raising RateLimited: background jobs wait, pages
+    don't. The flag is per thread."""
+    before = getattr(_local, "patient", False)
+    _local.patient = True
+    try:
+        yield
+    finally:
+        _local.patient = before
+
+
+def is_patient() -> bool:
+    return bool(getattr(_local, "patient", False))
+
+
+def budget_left(method: str, path: str) -> tuple[int, float] | None:
+    """The shared budget last reported for this endpoint: (remaining, reset epoch), or None
+    when nothing is known (or it has reset since). `path` is the full /api/v2 path."""
+    reset_key, remaining_key = _bucket_keys(method, path)
+    values = cache.get_many([reset_key, remaining_key])
+    remaining, reset = values.get(remaining_key), values.get(reset_key)
+    if not isinstance(remaining, int) or not isinstance(reset, int | float):
+        return None
+    return remaining, float(reset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +246,12 @@ def _take_budget(method: str, path: str) -> None:
     if not isinstance(reset, int | float) or reset <= now:
         return
     wait = reset - now
+    if is_patient():
+        wait = min(wait, PATIENT_MAX_WAIT)
+        logger.debug("%s %s (job) waits %.1fs for the rate limit to reset", method, path, wait)
+        metrics.observe_rate_wait("job", wait)
+        time.sleep(wait)
+        return
     if wait <= SHORT_WAIT:
         logger.debug("%s %s waits %.1fs for the rate limit to reset", method, path, wait)
         time.sleep(wait)
@@ -269,7 +306,8 @@ def _send(
     url = str(settings.AUTH0_BASE_URL).rstrip("/") + path
     read_timeout = float(settings.AUTH0_TIMEOUT)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    for attempt in range(MAX_429_RETRIES + 1):
+    retries = PATIENT_429_RETRIES if is_patient() else MAX_429_RETRIES
+    for attempt in range(retries + 1):
         if kind == "api" and attempt == 0:  # a retry has already waited as Auth0 asked
             with metrics.budget_check(path):
                 _take_budget(method, path)
@@ -304,7 +342,7 @@ def _send(
         if response.status_code != 429:
             return response
         wait, reset_at = _rate_wait(response)
-        if wait > SHORT_WAIT or attempt == MAX_429_RETRIES:
+        if (wait > SHORT_WAIT and not is_patient()) or attempt == retries:
             message, code = _error_details(response, token)
             raise RateLimited(
                 _redact(message, token),
@@ -312,6 +350,7 @@ def _send(
                 retry_after=math.ceil(wait),
                 error_code=code,
             )
+        wait = min(wait, PATIENT_MAX_WAIT)
         metrics.observe_rate_wait("retry", wait)
         time.sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover
