@@ -1,0 +1,270 @@
+"""Creating, running, cancelling and retrying jobs; the sweep and the exports' cleanup.
+
+Nothing lost, nothing twice: a job is claimed by one worker at a time (an UPDATE from
+`queued`), which writes its name and a heartbeat on the job (at least every few seconds, also
+while it waits for the rate limit). `sweep()` runs when a worker starts and every
+SWEEP_EVERY seconds while it runs (management command `jobs_worker`): a running job whose
+worker is gone (a dead process on this host, or no heartbeat for STALE_AFTER seconds from any
+host) is put back to `queued` with a new task, and resumes from its first item without an
+outcome (runner.py settles the item that was in flight by reading Auth0 first).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from adminsite.jobs.models import ACTIVE, ItemOutcome, Job, JobItem, Kind, Status
+
+logger = logging.getLogger(__name__)
+
+MAX_ITEMS = 10_000
+STALE_AFTER = 180  # seconds without a heartbeat after which any worker takes a job over
+SWEEP_EVERY = 30
+
+
+class JobError(ValueError):
+    """A job that cannot be created or changed as asked (the message says why)."""
+
+
+def _subjects(subjects: Iterable[str]) -> list[str]:
+    cleaned = list(dict.fromkeys(s.strip() for s in subjects if s and s.strip()))
+    if len(cleaned) > MAX_ITEMS:
+        raise JobError(f"At most {MAX_ITEMS:,} members per job ({len(cleaned):,} given).")
+    return cleaned
+
+
+def _enqueue(job: Job) -> None:
+    from adminsite.jobs.tasks import run_job
+
+    result = run_job.enqueue(str(job.pk))
+    Job.objects.filter(pk=job.pk).update(task_result_id=str(result.id))
+    job.task_result_id = str(result.id)
+
+
+def create(
+    *,
+    kind: Kind,
+    org_id: str,
+    user: User | None,
+    username: str = "",
+    org_name: str = "",
+    subjects: Sequence[str] = (),
+    roles: Sequence[dict[str, str]] = (),
+    labels: dict[str, str] | None = None,
+    retry_of: Job | None = None,
+) -> Job:
+    """A queued job with one item per distinct subject (user id or email), and its task.
+
+    `roles`: [{"id", "name"}] as Auth0 gave them (the picker's answer). `labels`: names for
+    subjects the page already knows (user id → name or email)."""
+    from adminsite.auth0 import api
+
+    api._org(org_id)  # InvalidId before anything is written
+    if kind in (Kind.ASSIGN_ROLES, Kind.REMOVE_ROLES) and not roles:
+        raise JobError("Choose at least one role.")
+    items = [] if kind == Kind.EXPORT_MEMBERS else _subjects(subjects)
+    if kind != Kind.EXPORT_MEMBERS and not items:
+        raise JobError("Choose at least one member.")
+    role_list = [{"id": str(r["id"]), "name": str(r.get("name") or "")} for r in roles]
+    api._roles([r["id"] for r in role_list]) if role_list else None
+    labels = labels or {}
+    with transaction.atomic():
+        job = Job.objects.create(
+            kind=kind,
+            org_id=org_id,
+            org_name=org_name[:255],
+            params={"roles": role_list} if role_list else {},
+            created_by=user if user is not None and user.pk else None,
+            username=(user.get_username() if user is not None else "") or username,
+            total=len(items),
+            retry_of=retry_of,
+        )
+        JobItem.objects.bulk_create(
+            JobItem(
+                job=job,
+                position=i,
+                subject=s[:255],
+                user_id="" if "@" in s else s[:255],
+                label=labels.get(s, "")[:500],
+            )
+            for i, s in enumerate(items)
+        )
+        transaction.on_commit(lambda: _enqueue(job))
+    return job
+
+
+def cancel(job: Job) -> Job:
+    """Ask a job to stop after the item in flight; a job not started yet stops at once."""
+    now = timezone.now()
+    if Job.objects.filter(pk=job.pk, status=Status.QUEUED, started_at__isnull=True).update(
+        status=Status.CANCELLED, cancel_requested=True, finished_at=now, message="Cancelled."
+    ):
+        JobItem.objects.filter(job=job, outcome=ItemOutcome.PENDING).update(
+            outcome=ItemOutcome.NOT_SENT, finished_at=now
+        )
+    else:
+        Job.objects.filter(pk=job.pk, status__in=ACTIVE).update(cancel_requested=True)
+        Job.objects.filter(pk=job.pk, status=Status.RUNNING).update(status=Status.CANCELLING)
+    job.refresh_from_db()
+    return job
+
+
+def retry_failed(job: Job, user: User | None) -> Job:
+    """A new job for the items that failed or were not sent, with the same action and roles."""
+    if job.is_active:
+        raise JobError("The job is still running: retry when it has ended.")
+    if job.kind == Kind.EXPORT_MEMBERS:
+        raise JobError("An export is not retried item by item: start a new export.")
+    items = job.items.filter(outcome__in=(ItemOutcome.FAILED, ItemOutcome.NOT_SENT))
+    subjects = [i.user_id or i.subject for i in items.order_by("position")]
+    if not subjects:
+        raise JobError("Nothing failed: there is nothing to retry.")
+    labels = {i.user_id or i.subject: i.label for i in items if i.label}
+    return create(
+        kind=Kind(job.kind),
+        org_id=job.org_id,
+        org_name=job.org_name,
+        user=user,
+        subjects=subjects,
+        roles=job.params.get("roles") or [],
+        labels=labels,
+        retry_of=job,
+    )
+
+
+# --- Running, and taking over from a dead worker ------------------------------------------------
+
+
+def run(job_id: str) -> str:
+    """Claim the job and run it (the task's body); a job another worker holds is left alone."""
+    from adminsite.jobs import runner
+
+    worker = runner.worker_name()
+    now = timezone.now()
+    claimed = Job.objects.filter(pk=job_id, status=Status.QUEUED).update(
+        status=Status.RUNNING, worker=worker, heartbeat_at=now
+    )
+    if not claimed:
+        job = Job.objects.filter(pk=job_id).first()
+        return job.status if job is not None else "missing"
+    Job.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=now)
+    job = Job.objects.get(pk=job_id)
+    if job.cancel_requested:
+        Job.objects.filter(pk=job_id).update(status=Status.CANCELLING)
+    try:
+        status = runner.Runner(job, worker).run()
+    finally:
+        cleanup_exports()
+    return str(status)
+
+
+def _process_gone(worker: str) -> bool:
+    """Whether the worker named `host:pid:token` is a process of this host that has ended."""
+    host, _, rest = worker.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def sweep(now: datetime | None = None) -> list[Job]:
+    """Re-queue every running job whose worker is gone; returns them."""
+    from django_tasks_db.models import DBTaskResult
+
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=STALE_AFTER)
+    taken: list[Job] = []
+    for job in Job.objects.filter(status__in=(Status.RUNNING, Status.CANCELLING)):
+        gone = _process_gone(job.worker) or (job.heartbeat_at is None or job.heartbeat_at < stale)
+        if not gone:
+            continue
+        requeued = Job.objects.filter(pk=job.pk, worker=job.worker, status=job.status).update(
+            status=Status.QUEUED, worker=""
+        )
+        if not requeued:
+            continue  # another worker's sweep took it first
+        if job.task_result_id:  # the dead worker's task stays "running" in django-tasks-db
+            DBTaskResult.objects.filter(pk=job.task_result_id, status="RUNNING").update(
+                status="FAILED", finished_at=now
+            )
+        logger.warning("Job %s: its worker %s is gone; resuming it", job.pk, job.worker)
+        _enqueue(job)
+        taken.append(job)
+    return taken
+
+
+def cleanup_exports(now: datetime | None = None) -> int:
+    """Delete expired export files (and leftovers of interrupted ones); returns files deleted."""
+    now = now or timezone.now()
+    deleted = 0
+    for job in Job.objects.filter(expires_at__lte=now).exclude(export_path=""):
+        Path(job.export_path).unlink(missing_ok=True)
+        Job.objects.filter(pk=job.pk).update(export_path="")
+        deleted += 1
+    folder = Path(settings.EXPORT_DIR)
+    if folder.is_dir():
+        ttl = int(settings.EXPORT_TTL)
+        cutoff = now.timestamp() - ttl
+        active = {
+            str(pk) for pk in Job.objects.filter(status__in=ACTIVE).values_list("pk", flat=True)
+        }
+        for path in folder.iterdir():
+            stem = path.name.split(".", 1)[0]
+            old = path.suffix in (".csv", ".part") and path.stat().st_mtime < cutoff
+            if old and stem not in active:
+                path.unlink(missing_ok=True)
+                deleted += 1
+    return deleted
+
+
+def export_file(job: Job) -> Path | None:
+    """The export's file while it is kept (None once expired or deleted)."""
+    if not job.export_path or (job.expires_at and job.expires_at <= timezone.now()):
+        return None
+    path = Path(job.export_path)
+    return path if path.is_file() else None
+
+
+def progress(job: Job) -> dict[str, Any]:
+    """What a progress bar shows: done/total, failures, rate, seconds left (None: unknown)."""
+    elapsed = None
+    if job.started_at:
+        end = job.finished_at or timezone.now()
+        elapsed = max((end - job.started_at).total_seconds(), 0.001)
+    rate = job.done / elapsed if elapsed and job.done else None
+    left = (job.total - job.done) / rate if rate and job.total >= job.done else None
+    return {
+        "done": job.done,
+        "total": job.total,
+        "failed": job.failed,
+        "percent": int(100 * job.done / job.total) if job.total else 0,
+        "rate_per_minute": round(rate * 60, 1) if rate else None,
+        "seconds_left": round(left) if left is not None and job.is_active else None,
+    }
+
+
+def estimate_seconds(kind: Kind, count: int) -> float:
+    """How long `count` items take at the group's published rate (for a confirm step)."""
+    from adminsite.jobs import pacing, runner
+
+    group = "members_read" if kind == Kind.EXPORT_MEMBERS else runner.PLANS[kind].group
+    calls = count * (2 if kind == Kind.ADD_MEMBERS else 1)
+    lim = pacing.limit(group)
+    return max(0.0, calls - pacing.jobs_burst(group)) * lim.interval

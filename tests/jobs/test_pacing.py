@@ -1,0 +1,100 @@
+"""Jobs pace themselves by Auth0's published limits, share them, and leave room for the pages."""
+
+from __future__ import annotations
+
+import pytest
+
+from adminsite.auth0 import client
+from adminsite.jobs import pacing, services
+from adminsite.jobs.models import Kind
+
+ROLES_PATH = "/api/v2/organizations/org_x/members/auth0%7C1/roles"
+
+
+@pytest.fixture
+def member_roles_limit(settings) -> None:
+    settings.JOBS_RATE_LIMITS = {**settings.JOBS_RATE_LIMITS, "member_roles": (20, 200)}
+    settings.JOBS_PAGE_RESERVE = 5
+
+
+def test_jobs_take_the_burst_less_the_reserve_then_the_sustained_rate(member_roles_limit) -> None:
+    now = 1_000_000.0
+    taken = [pacing.try_take("member_roles", now=now) for _ in range(15)]
+    assert taken == [0.0] * 15  # 20 burst - 5 left to the pages
+    wait = pacing.try_take("member_roles", now=now)
+    assert wait == pytest.approx(0.3)  # 200 a minute: one every 0.3 s
+    assert pacing.try_take("member_roles", now=now + 0.3) == 0.0
+    assert pacing.try_take("member_roles", now=now + 0.3) == pytest.approx(0.3)
+
+
+def test_one_minute_never_carries_more_than_the_published_limit(member_roles_limit) -> None:
+    """Two jobs (or ten) take from one bucket: together at most burst + 200 a minute."""
+    now, sent, t = 5_000_000.0, 0, 0.0
+    while t < 60.0:
+        for _job in range(3):
+            if pacing.try_take("member_roles", now=now + t) == 0.0:
+                sent += 1
+        t += 0.01
+    assert 15 + 199 <= sent <= 20 + 200
+
+
+def test_the_jobs_wait_when_pages_have_spent_the_reserve(member_roles_limit, monkeypatch) -> None:
+    """Auth0 last said 1 request left on the endpoint (people on the pages used it): the job
+    waits for 4 refills (the reserve) before it sends."""
+    reset_key, remaining_key = client._bucket_keys("POST", ROLES_PATH)
+    import time
+
+    from django.core.cache import cache
+
+    cache.set_many({reset_key: time.time() + 30, remaining_key: 1}, timeout=30)
+    slept: list[float] = []
+    waited = pacing.acquire("member_roles", method="POST", path=ROLES_PATH, sleep=slept.append)
+    assert waited == pytest.approx(4 * 0.3)
+    cache.set(remaining_key, 10, timeout=30)
+    assert pacing.acquire("member_roles", method="POST", path=ROLES_PATH, sleep=slept.append) == 0
+
+
+def test_a_wait_ticks_the_heartbeat(member_roles_limit) -> None:
+    ticks: list[int] = []
+    for _ in range(15):
+        pacing.acquire("member_roles", method="POST", path=ROLES_PATH, sleep=lambda s: None)
+    # the bucket's clock is real time here: a fake sleep does not move it, so cap the loop
+    calls = 0
+
+    def sleep(seconds: float) -> None:
+        nonlocal calls
+        calls += 1
+        if calls > 3:
+            from django.core.cache import cache
+
+            cache.delete(pacing._key("member_roles"))
+
+    pacing.acquire(
+        "member_roles", method="POST", path=ROLES_PATH, tick=lambda: ticks.append(1), sleep=sleep
+    )
+    assert ticks
+
+
+def test_the_confirm_step_estimate_is_the_rate_limits_time(member_roles_limit) -> None:
+    # 1,000 members at 200 a minute, the first 15 at once: (1000 - 15) * 0.3 s
+    assert services.estimate_seconds(Kind.ASSIGN_ROLES, 1000) == pytest.approx(295.5)
+
+
+def test_pages_still_fail_fast_on_a_spent_budget_while_jobs_wait(monkeypatch) -> None:
+    """The client's patient mode is the job's thread only: a page's call raises RateLimited."""
+    import time
+
+    from django.core.cache import cache
+
+    from adminsite.auth0 import RateLimited
+
+    reset_key, remaining_key = client._bucket_keys("POST", ROLES_PATH)
+    cache.set_many({reset_key: time.time() + 30, remaining_key: 0}, timeout=30)
+    with pytest.raises(RateLimited):
+        client._take_budget("POST", ROLES_PATH)
+    slept: list[float] = []
+    monkeypatch.setattr(client.time, "sleep", slept.append)
+    with client.patient():
+        client._take_budget("POST", ROLES_PATH)
+    assert slept and 28 <= slept[0] <= 30
+    assert not client.is_patient()
