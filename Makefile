@@ -47,10 +47,12 @@ system-deps:
 # to do when they are up to date.
 install: $(VENV)/.app
 
+# The web server and the jobs worker (adminsite/jobs: bulk changes, exports) together, on the
+# sandbox served over HTTP so that both see one tenant; one Ctrl-C stops all three.
 run: $(VENV)/.app
 	DEBUG=true $(BIN)/python manage.py migrate --noinput -v 0
 	DEBUG=true $(BIN)/python manage.py create_operator --url http://$(HOST):$(PORT)/
-	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	DEBUG=true $(BIN)/python manage.py run_with_worker $(HOST):$(PORT)
 
 # Production: static files collected for whitenoise, migrations applied, gunicorn configured by
 # gunicorn.conf.py (2 workers × 4 threads unless GUNICORN_WORKERS / GUNICORN_THREADS say else).

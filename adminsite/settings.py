@@ -79,7 +79,13 @@ if AUTH0_SANDBOX and not (DEBUG or _SANDBOX_ASKED or sys.argv[1:2] == ["sandbox_
     )
 if AUTH0_SANDBOX:
     # The embedded sandbox tenant (adminsite/sandbox), reached through the same client code path.
-    AUTH0_BASE_URL = SANDBOX_BASE_URL
+    # SANDBOX_URL (loopback only): the sandbox served over HTTP by `manage.py sandbox_api`, so
+    # that the web server and the jobs worker (another process) see one tenant; `manage.py
+    # run_with_worker` (make run) sets it.
+    _SANDBOX_URL = env("SANDBOX_URL", default="")
+    AUTH0_BASE_URL = _auth0_base_url(_SANDBOX_URL) if _SANDBOX_URL else SANDBOX_BASE_URL
+    if _SANDBOX_URL and not AUTH0_BASE_URL.startswith("http://"):
+        raise ImproperlyConfigured("SANDBOX_URL must be http://127.0.0.1:PORT (sandbox_api).")
     AUTH0_CLIENT_ID = env("AUTH0_CLIENT_ID", default="org-desk-sandbox")
     AUTH0_CLIENT_SECRET = env("AUTH0_CLIENT_SECRET", default="sandbox-secret")
 else:
