@@ -328,4 +328,15 @@ JOBS_RATE_LIMITS: dict[str, tuple[int, int]] = {
     "members_write": (20, 200),
     "members_read": (40, 500),
 }
+# A tenant with other limits (another plan, a custom policy): e.g.
+# JOBS_RATE_LIMITS=member_roles=50/1000,members_read=100/2000
+for _group, _, _limit in (
+    item.partition("=") for item in env.list("JOBS_RATE_LIMITS", default=[]) if item.strip()
+):
+    _burst, _, _per_minute = _limit.partition("/")
+    if _group.strip() not in JOBS_RATE_LIMITS or not (_burst.isdigit() and _per_minute.isdigit()):
+        raise ImproperlyConfigured(
+            f"JOBS_RATE_LIMITS: {_group}={_limit} is not GROUP=BURST/PER_MINUTE"
+        )
+    JOBS_RATE_LIMITS[_group.strip()] = (int(_burst), int(_per_minute))
 JOBS_PAGE_RESERVE = env.int("JOBS_PAGE_RESERVE", default=5)

@@ -1,0 +1,311 @@
+"""`make bench-bulk`: issue #15's figures, against the sandbox over HTTP (its own process).
+
+1. Roles: 1,000 members of big-co are given a role by one job, run by a real `manage.py
+   jobs_worker`, with the sandbox limiting every API call to Auth0's member-roles limit (a bucket
+   of 20, refilled at 200 a minute) and BENCH_LATENCY ms per call (default 20). At a random
+   point (BENCH_SEED) the worker is killed with SIGKILL and a new one started at once. Printed:
+   elapsed time against the least time the limit allows ((1000 - 20) / 200 min = 294 s; target:
+   within 10 %), 429s received, then, read back from the sandbox: members without the role
+   (lost), members given it by more than one call (duplicated), audit entries per member.
+2. Export: every member of an organization of BENCH_EXPORT_MEMBERS (default 100,000) into the
+   CSV by one job; the worker's peak resident memory (VmHWM; target < 200 MB) and whether the
+   file holds every member once. The sandbox's limit is off and the jobs' members_read pace
+   raised for this part: it measures memory, not pacing (at Auth0's 500 a minute the 2,001
+   pages would take about 4 minutes).
+
+PASS/FAIL per target; exit status 1 on a FAIL. Needs nothing but the app's packages.
+
+    .venv/bin/python -m tests.perf.bench_bulk
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+MEMBERS = int(os.environ.get("BENCH_BULK_MEMBERS", "1000"))
+EXPORT_MEMBERS = int(os.environ.get("BENCH_EXPORT_MEMBERS", "100000"))
+LATENCY = float(os.environ.get("BENCH_LATENCY", "20")) / 1000
+SEED = int(os.environ.get("BENCH_SEED", str(int(time.time()))))
+BURST, PER_MINUTE = 20, 200
+RSS_TARGET_MB = 200.0
+TIME_TARGET = 1.10
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Sandbox:
+    def __init__(self, members: int) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "sandbox_api",
+                f"--port={self.port}",
+                "--organizations=20",
+                f"--members={members}",
+            ],
+            cwd=ROOT,
+            env={**os.environ, "DEBUG": "true"},
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                requests.get(self.url + "/__sandbox/config", timeout=1)
+                return
+            except requests.RequestException:
+                time.sleep(0.2)
+        raise SystemExit("the sandbox did not start")
+
+    def config(self, **values: Any) -> None:
+        requests.post(self.url + "/__sandbox/config", json=values, timeout=10).raise_for_status()
+
+    def log(self) -> list[dict[str, Any]]:
+        return requests.get(self.url + "/__sandbox/requests", timeout=60).json()
+
+    def clear_log(self) -> None:
+        requests.delete(self.url + "/__sandbox/requests", timeout=10)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def django_env(sandbox: Sandbox, folder: Path) -> dict[str, str]:
+    return {
+        "DJANGO_SETTINGS_MODULE": "adminsite.settings",
+        "DEBUG": "true",
+        "SECRET_KEY": "bench-bulk-only",
+        "DATABASE_URL": f"sqlite:///{folder / 'bench.sqlite3'}",
+        "CACHE_URL": "locmemcache://bench",
+        "AUTH0_DOMAIN": sandbox.url,
+        "AUTH0_CLIENT_ID": "org-desk-sandbox",
+        "AUTH0_CLIENT_SECRET": "sandbox-secret",
+        "EXPORT_DIR": str(folder / "exports"),
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def point_django_at(sandbox: Sandbox) -> None:
+    from django.conf import settings
+
+    settings.AUTH0_BASE_URL = sandbox.url
+    settings.AUTH0_AUDIENCE = sandbox.url + "/api/v2/"
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+def worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "jobs_worker", "--interval", "0.2"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def roles_part(folder: Path) -> bool:
+    sandbox = Sandbox(MEMBERS + 100)
+    env = django_env(sandbox, folder)
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from adminsite import auth0
+    from adminsite.audit.models import AuditEntry, Outcome
+    from adminsite.jobs import services
+    from adminsite.jobs.models import Job, Kind, Status
+
+    big = auth0.get_organization_by_name(name="big-co").id
+    role = auth0.list_roles()[0]
+
+    def all_members() -> list[auth0.Member]:
+        found, cursor = [], None
+        while True:
+            page = auth0.list_members(org_id=big, from_=cursor)
+            found += page.members
+            if not page.next:
+                return found
+            cursor = page.next
+
+    chosen = [m.user_id for m in all_members() if role.id not in {r.id for r in m.roles}]
+    chosen = chosen[:MEMBERS]
+    sandbox.config(rate_limit=BURST, rate_window=60 * BURST / PER_MINUTE, latency=LATENCY)
+    sandbox.clear_log()
+    allowed = max(0, len(chosen) - BURST) * 60 / PER_MINUTE
+    rng = random.Random(SEED)
+    kill_at = rng.uniform(0.05, 0.9) * allowed
+    print(
+        f"roles: {len(chosen)} members, {BURST} burst / {PER_MINUTE} per minute, "
+        f"{LATENCY * 1000:.0f} ms per call; kill -9 at {kill_at:.1f} s (BENCH_SEED={SEED})"
+    )
+    job = services.create(
+        kind=Kind.ASSIGN_ROLES,
+        org_id=big,
+        org_name="BigCo",
+        user=None,
+        username="bench",
+        subjects=chosen,
+        roles=[{"id": role.id, "name": role.name}],
+    )
+    started = time.monotonic()
+    first = worker(env, folder / "worker.log")
+    time.sleep(kill_at)
+    done_at_kill = Job.objects.get(pk=job.pk).done
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    second = worker(env, folder / "worker.log")
+    while Job.objects.get(pk=job.pk).status not in (Status.DONE, Status.FAILED, Status.CANCELLED):
+        if second.poll() is not None:
+            raise SystemExit("the second worker exited; see " + str(folder / "worker.log"))
+        time.sleep(0.2)
+    elapsed = time.monotonic() - started
+    stop(second)
+    job.refresh_from_db()
+    log = sandbox.log()
+    sandbox.config(rate_limit=None, latency=0)
+    point_django_at(sandbox)
+    posts: dict[str, int] = {}
+    for r in log:
+        if r["method"] == "POST" and r["raw_path"].endswith("/roles") and r["status"] == 204:
+            posts[r["raw_path"]] = posts.get(r["raw_path"], 0) + 1
+    limited = sum(1 for r in log if r["status"] == 429)
+    holders = {m.user_id for m in all_members() if role.id in {r.id for r in m.roles}}
+    lost = [u for u in chosen if u not in holders]
+    duplicated = sum(1 for n in posts.values() if n > 1)
+    wins: dict[str, int] = {}
+    for member in AuditEntry.objects.filter(job_id=job.pk, outcome=Outcome.SUCCESS).values_list(
+        "member_id", flat=True
+    ):
+        wins[member] = wins.get(member, 0) + 1
+    audit_ok = set(wins) == set(chosen) and set(wins.values()) == {1}
+    pending = AuditEntry.objects.filter(job_id=job.pk, outcome=Outcome.PENDING).count()
+    ratio = elapsed / allowed if allowed else float("nan")
+    time_ok = ratio <= TIME_TARGET
+    print(
+        f"  job {job.status}: {job.done}/{job.total} done, {job.failed} failed; "
+        f"killed after {done_at_kill} items"
+    )
+    print(
+        f"  elapsed {elapsed:.1f} s; the rate limit allows {allowed:.1f} s at best: "
+        f"{ratio:.3f}× (target ≤ {TIME_TARGET}) {verdict(time_ok)}"
+    )
+    print(f"  429s received from the sandbox: {limited}")
+    print(
+        f"  lost {len(lost)}, duplicated {duplicated} (POSTs: {sum(posts.values())} for "
+        f"{len(posts)} members) {verdict(not lost and not duplicated)}"
+    )
+    print(f"  audit: one successful entry per member {verdict(audit_ok)}, {pending} pending")
+    sandbox.stop()
+    return time_ok and not lost and not duplicated and audit_ok and job.status == Status.DONE
+
+
+def export_part(folder: Path) -> bool:
+    from adminsite import auth0
+    from adminsite.jobs import services
+    from adminsite.jobs.models import Job, Kind, Status
+
+    started = time.monotonic()
+    sandbox = Sandbox(EXPORT_MEMBERS)
+    print(
+        f"export: sandbox with {EXPORT_MEMBERS:,} members seeded in "
+        f"{time.monotonic() - started:.1f} s"
+    )
+    env = django_env(sandbox, folder)
+    env["JOBS_RATE_LIMITS"] = "members_read=1000/600000"
+    os.environ.update(env)
+    point_django_at(sandbox)
+    big = auth0.get_organization_by_name(name="big-co").id
+    job = services.create(
+        kind=Kind.EXPORT_MEMBERS, org_id=big, org_name="BigCo", user=None, username="bench"
+    )
+    started = time.monotonic()
+    process = worker(env, folder / "export-worker.log")
+    while Job.objects.get(pk=job.pk).status not in (Status.DONE, Status.FAILED, Status.CANCELLED):
+        if process.poll() is not None:
+            raise SystemExit("the worker exited; see " + str(folder / "export-worker.log"))
+        time.sleep(0.5)
+    elapsed = time.monotonic() - started
+    peak = peak_rss_mb(process.pid)
+    stop(process)
+    job.refresh_from_db()
+    path = services.export_file(job)
+    ids: set[str] = set()
+    rows = 0
+    if path is not None:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            for row in csv.DictReader(f):
+                rows += 1
+                ids.add(row["user_id"])
+    complete = rows == len(ids) == EXPORT_MEMBERS
+    size = path.stat().st_size / 1e6 if path else 0
+    print(
+        f"  job {job.status} in {elapsed:.1f} s: {rows:,} rows, {len(ids):,} distinct members, "
+        f"{size:.1f} MB {verdict(complete)}"
+    )
+    print(
+        f"  worker peak RSS {peak:.1f} MB (target < {RSS_TARGET_MB:.0f}) "
+        f"{verdict(peak < RSS_TARGET_MB)}"
+    )
+    sandbox.stop()
+    return complete and peak < RSS_TARGET_MB
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="bench-bulk-") as tmp:
+        folder = Path(tmp)
+        ok = roles_part(folder)
+        if os.environ.get("BENCH_SKIP_EXPORT") != "1":
+            ok = export_part(folder) and ok
+    print(json.dumps({"result": verdict(ok)}))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
