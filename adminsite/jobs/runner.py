@@ -147,6 +147,7 @@ class Runner:
                 if self.job.kind == Kind.EXPORT_MEMBERS:
                     self.export()
                 else:
+                    self.finish_in_flight()
                     for item in self.pending_items():
                         if self.cancel_requested():
                             raise StopJob(Status.CANCELLED, "Cancelled.")
@@ -157,6 +158,18 @@ class Runner:
             logger.exception("Job %s stopped by an unexpected error", self.job.pk)
             return self.end(Status.FAILED, recording.failure(exc)["message"])
         return self.end(Status.DONE, "")
+
+    def finish_in_flight(self) -> None:
+        """The item a dead worker left in flight is settled first, even when the job was
+        cancelled meanwhile: cancel stops *after* the item in flight."""
+        members = AuditEntry.objects.filter(job_id=self.job.pk, outcome=Outcome.PENDING)
+        in_flight = JobItem.objects.filter(
+            job=self.job,
+            outcome=ItemOutcome.PENDING,
+            user_id__in=members.values_list("member_id", flat=True),
+        )
+        for item in in_flight.order_by("position"):
+            self.item(item)
 
     def end(self, status: Status, message: str) -> Status:
         now = timezone.now()

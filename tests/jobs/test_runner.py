@@ -286,3 +286,46 @@ def test_an_item_sealed_before_the_worker_died_is_not_sent_again(
     reads = [r for r in tenant.requests_log if r["method"] == "GET" and "/api/v2" in r["raw_path"]]
     assert len(posts) == 1 and not reads
     assert job.items.get(position=0).audit_entry_id == entry.pk
+
+
+def test_a_job_cancelled_while_its_worker_was_dead_settles_the_item_in_flight_then_stops(
+    db, tenant, big, people, role, operator
+) -> None:
+    chosen = [u for u in people if role["id"] not in held(tenant, big, u)][:4]
+    job = new_job(operator, Kind.ASSIGN_ROLES, big, chosen, [role])
+    entry = died_mid_item(job, 1, applied=True, tenant=tenant, role=role)
+    Job.objects.filter(pk=job.pk).update(status=Status.CANCELLING, cancel_requested=True)
+    services.sweep()
+    assert services.run(str(job.pk)) == Status.CANCELLED
+    entry.refresh_from_db()
+    assert entry.outcome == Outcome.SUCCESS
+    outcomes = list(job.items.order_by("position").values_list("outcome", flat=True))
+    assert outcomes == ["success", "success", "not_sent", "not_sent"]
+
+
+def test_entries_of_a_job_whose_author_was_deleted_keep_their_name(
+    db, tenant, big, people, role, operator
+) -> None:
+    job = new_job(operator, Kind.ASSIGN_ROLES, big, people[:1], [role])
+    operator.delete()
+    services.run(str(job.pk))
+    entry = AuditEntry.objects.get(job_id=job.pk)
+    assert (entry.user, entry.username) == (None, "olivia")
+
+
+def test_the_task_runs_on_the_database_backend_by_the_worker_command(
+    transactional_db, tenant, big, people, role, operator
+) -> None:
+    """services.create enqueues run_job (django-tasks-db); `jobs_worker --batch` runs it."""
+    from django.core.management import call_command
+    from django_tasks_db.models import DBTaskResult
+
+    job = new_job(operator, Kind.ASSIGN_ROLES, big, people[:3], [role])
+    job.refresh_from_db()
+    task = DBTaskResult.objects.get(pk=job.task_result_id)
+    assert task.args_kwargs["args"] == [str(job.pk)] and task.status == "READY"
+    call_command("jobs_worker", batch=True, verbosity=0)
+    job.refresh_from_db()
+    assert job.status == Status.DONE and job.done == 3
+    task.refresh_from_db()
+    assert task.status == "SUCCESSFUL" and task.return_value == "done"
