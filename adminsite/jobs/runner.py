@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -49,6 +50,10 @@ CHUNK = 200  # items read at a time
 RATE_LIMIT_ATTEMPTS = 5  # an item refused with 429 this many times (after waiting) fails
 EXPORT_TAKE = 50
 
+# Set when the worker is asked to stop (jobs_worker: SIGTERM, Ctrl-C): the job in hand stops
+# between items, goes back to the queue, and the next worker resumes it.
+STOPPING = threading.Event()
+
 # Errors after which every next item would fail the same way: the job stops.
 _STOPS_JOB: tuple[type[Exception], ...] = (auth0.Unauthorized, auth0.Forbidden)
 
@@ -72,6 +77,10 @@ PLANS = {
     Kind.REMOVE_MEMBERS: Plan(Action.REMOVE_MEMBER, "members_write", "DELETE"),
     Kind.ADD_MEMBERS: Plan(Action.ADD_MEMBERS, "members_write", "POST"),
 }
+
+
+class Requeue(Exception):
+    """The worker is stopping: put the job back in the queue for the next one."""
 
 
 class StopJob(Exception):
@@ -151,7 +160,11 @@ class Runner:
                     for item in self.pending_items():
                         if self.cancel_requested():
                             raise StopJob(Status.CANCELLED, "Cancelled.")
+                        if STOPPING.is_set():
+                            raise Requeue
                         self.item(item)
+        except Requeue:
+            return self.requeue()
         except StopJob as stop:
             return self.end(stop.status, stop.message)
         except Exception as exc:
@@ -170,6 +183,17 @@ class Runner:
         )
         for item in in_flight.order_by("position"):
             self.item(item)
+
+    def requeue(self) -> Status:
+        """Hand the job back (its items keep their outcomes) with a new task to resume it."""
+        from adminsite.jobs import services
+
+        if Job.objects.filter(pk=self.job.pk, worker=self.worker).update(
+            status=Status.QUEUED, worker=""
+        ):
+            services.enqueue(self.job)
+            logger.info("Job %s handed back to the queue: the worker is stopping", self.job.pk)
+        return Status.QUEUED
 
     def end(self, status: Status, message: str) -> Status:
         now = timezone.now()

@@ -44,7 +44,7 @@ def _subjects(subjects: Iterable[str]) -> list[str]:
     return cleaned
 
 
-def _enqueue(job: Job) -> None:
+def enqueue(job: Job) -> None:
     from adminsite.jobs.tasks import run_job
 
     result = run_job.enqueue(str(job.pk))
@@ -100,7 +100,7 @@ def create(
             )
             for i, s in enumerate(items)
         )
-        transaction.on_commit(lambda: _enqueue(job))
+        transaction.on_commit(lambda: enqueue(job))
     return job
 
 
@@ -205,7 +205,7 @@ def sweep(now: datetime | None = None) -> list[Job]:
                 status="FAILED", finished_at=now
             )
         logger.warning("Job %s: its worker %s is gone; resuming it", job.pk, job.worker)
-        _enqueue(job)
+        enqueue(job)
         taken.append(job)
     return taken
 

@@ -329,3 +329,30 @@ def test_the_task_runs_on_the_database_backend_by_the_worker_command(
     assert job.status == Status.DONE and job.done == 3
     task.refresh_from_db()
     assert task.status == "SUCCESSFUL" and task.return_value == "done"
+
+
+def test_a_stopping_worker_hands_the_job_back_between_items(
+    db, tenant, big, people, role, operator, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    job = new_job(operator, Kind.ASSIGN_ROLES, big, people[:5], [role])
+    job.refresh_from_db()
+    first_task = job.task_result_id
+    real_call = runner.Runner.call
+
+    def call(self, user_id):
+        real_call(self, user_id)
+        if user_id == people[1]:  # SIGTERM arrives while the second item is in flight
+            runner.STOPPING.set()
+
+    monkeypatch.setattr(runner.Runner, "call", call)
+    try:
+        assert services.run(str(job.pk)) == Status.QUEUED
+    finally:
+        runner.STOPPING.clear()
+    job.refresh_from_db()
+    assert (job.status, job.worker, job.done) == (Status.QUEUED, "", 2)
+    assert job.task_result_id and job.task_result_id != first_task  # a new task resumes it
+    outcomes = list(job.items.order_by("position").values_list("outcome", flat=True))
+    assert outcomes == ["success", "success", "pending", "pending", "pending"]
+    assert services.run(str(job.pk)) == Status.DONE
+    assert AuditEntry.objects.filter(job_id=job.pk, outcome=Outcome.SUCCESS).count() == 5

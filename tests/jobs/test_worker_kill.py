@@ -156,3 +156,50 @@ def test_kill_9_mid_call_then_a_new_worker_resumes_without_loss_or_duplicate(
     for item in job.items.all():
         assert item.audit_entry is not None and item.audit_entry.member_id == item.user_id
     call_command("verify_audit", stdout=io.StringIO())  # the chain holds
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_worker_between_items_and_the_next_worker_resumes(
+    transactional_db, http_tenant, operator, tmp_path
+) -> None:
+    """systemd's stop (SIGTERM): the worker exits within an item, not at the job's end."""
+    tenant = http_tenant
+    big = list(tenant.store.orgs)[1]
+    role = next(iter(tenant.store.roles.values()))
+    chosen = [
+        u
+        for u in tenant.store.members[big]
+        if role["id"] not in tenant.store.member_roles.get((big, u), [])
+    ][:30]
+    tenant.latency = 0.1
+    try:
+        job = services.create(
+            kind=Kind.ASSIGN_ROLES,
+            org_id=big,
+            user=operator,
+            subjects=chosen,
+            roles=[{"id": role["id"], "name": role["name"]}],
+        )
+        first = start_worker(tmp_path, "first")
+        try:
+            wait_for(lambda: Job.objects.get(pk=job.pk).done >= 5, 60, "5 items", first)
+            first.send_signal(signal.SIGTERM)
+            assert first.wait(10) == 0
+        finally:
+            if first.poll() is None:
+                first.kill()
+        stopped = Job.objects.get(pk=job.pk)
+        assert stopped.status == Status.QUEUED and 5 <= stopped.done < len(chosen)
+        assert not AuditEntry.objects.filter(job_id=job.pk, outcome=Outcome.PENDING).exists()
+        second = start_worker(tmp_path, "second")
+        try:
+            wait_for(
+                lambda: Job.objects.get(pk=job.pk).status == Status.DONE, 90, "the end", second
+            )
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(10)
+    finally:
+        tenant.latency = 0.0
+    wins = AuditEntry.objects.filter(job_id=job.pk, outcome=Outcome.SUCCESS)
+    assert sorted(wins.values_list("member_id", flat=True)) == sorted(chosen)

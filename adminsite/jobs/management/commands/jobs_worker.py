@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from types import FrameType
 from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
-from adminsite.jobs import services
+from adminsite.jobs import runner, services
 
 logger = logging.getLogger("adminsite.jobs")
 
@@ -42,6 +43,17 @@ class Command(BaseCommand):
         parser.add_argument("--batch", action="store_true", help="run what is queued, then exit")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from django_tasks_db.management.commands import db_worker
+
+        # db_worker, asked to stop, lets the task in flight run to its end, however long the
+        # job: tell the runner too, so that it stops between items and re-queues the job.
+        shutdown = db_worker.Worker.shutdown
+
+        def stop_jobs_too(worker: db_worker.Worker, signum: int, frame: FrameType | None) -> None:
+            runner.STOPPING.set()
+            shutdown(worker, signum, frame)
+
+        db_worker.Worker.shutdown = stop_jobs_too  # type: ignore[method-assign,assignment]
         _sweep_once()
         stop = threading.Event()
         threading.Thread(target=_sweeper, args=(stop,), daemon=True, name="jobs-sweep").start()
