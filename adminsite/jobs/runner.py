@@ -79,6 +79,10 @@ PLANS = {
 }
 
 
+class Lost(Exception):
+    """Another worker holds the job now: this one leaves it without writing anything more."""
+
+
 class Requeue(Exception):
     """The worker is stopping: put the job back in the queue for the next one."""
 
@@ -122,9 +126,12 @@ class Runner:
         Job.objects.filter(pk=self.job.pk, worker=self.worker).update(heartbeat_at=timezone.now())
 
     def cancel_requested(self) -> bool:
-        return bool(
-            Job.objects.filter(pk=self.job.pk).values_list("cancel_requested", flat=True).first()
-        )
+        """Whether to stop before the next item; raises Lost when the job is no longer ours (a
+        sweep gave it to another worker while this one was silent, e.g. a very long wait)."""
+        row = Job.objects.filter(pk=self.job.pk).values_list("cancel_requested", "worker").first()
+        if row is None or row[1] != self.worker:
+            raise Lost
+        return bool(row[0])
 
     def finish_item(self, item: JobItem, outcome: ItemOutcome, **fields: Any) -> None:
         now = timezone.now()
@@ -165,6 +172,9 @@ class Runner:
                         self.item(item)
         except Requeue:
             return self.requeue()
+        except Lost:
+            logger.warning("Job %s was taken over by another worker; leaving it", self.job.pk)
+            return Status.RUNNING
         except StopJob as stop:
             return self.end(stop.status, stop.message)
         except Exception as exc:

@@ -356,3 +356,44 @@ def test_a_stopping_worker_hands_the_job_back_between_items(
     assert outcomes == ["success", "success", "pending", "pending", "pending"]
     assert services.run(str(job.pk)) == Status.DONE
     assert AuditEntry.objects.filter(job_id=job.pk, outcome=Outcome.SUCCESS).count() == 5
+
+
+def test_a_worker_that_lost_its_job_to_a_sweep_leaves_it(
+    db, tenant, big, people, role, operator, monkeypatch
+) -> None:
+    """Silent too long (a very long wait), its job was given to another worker: it stops
+    before the next item and writes nothing more."""
+    job = new_job(operator, Kind.ASSIGN_ROLES, big, people[:4], [role])
+    real_call = runner.Runner.call
+
+    def call(self, user_id):
+        real_call(self, user_id)
+        if user_id == people[0]:
+            Job.objects.filter(pk=job.pk).update(worker="elsewhere:1:x")
+
+    monkeypatch.setattr(runner.Runner, "call", call)
+    assert services.run(str(job.pk)) == Status.RUNNING
+    job.refresh_from_db()
+    assert (job.status, job.worker, job.done) == (Status.RUNNING, "elsewhere:1:x", 1)
+    assert job.items.filter(outcome=ItemOutcome.PENDING).count() == 3
+
+
+def test_progress_shows_done_total_failures_rate_and_time_left(db, operator) -> None:
+    from datetime import timedelta as td
+
+    from django.utils import timezone as tz
+
+    job = Job.objects.create(
+        kind=Kind.ASSIGN_ROLES,
+        org_id="org_x",
+        username="olivia",
+        status=Status.RUNNING,
+        total=1000,
+        done=100,
+        failed=3,
+        started_at=tz.now() - td(seconds=30),
+    )
+    shown = services.progress(job)
+    assert (shown["done"], shown["total"], shown["failed"], shown["percent"]) == (100, 1000, 3, 10)
+    assert shown["rate_per_minute"] == pytest.approx(200, rel=0.05)
+    assert shown["seconds_left"] == pytest.approx(270, rel=0.05)
