@@ -63,17 +63,31 @@ PATIENT_429_RETRIES = 8  # a background job's calls: waits for each reset, up to
 PATIENT_MAX_WAIT = 120.0  # never sleeps longer than this at once, whatever a header says
 
 
+PATIENT_TICK = 5.0  # a patient wait calls its `tick` at least this often
+
+
 @contextmanager
-def patient() -> Iterator[None]:
+def patient(tick: Callable[[], None] | None = None) -> Iterator[None]:
     """Calls made inside wait for a spent budget or a 429 to reset, however long (capped at
     PATIENT_MAX_WAIT each time), instead of raising RateLimited: background jobs wait, pages
-    don't. The flag is per thread."""
-    before = getattr(_local, "patient", False)
-    _local.patient = True
+    don't. `tick` is called every PATIENT_TICK seconds of a wait (a job's heartbeat). The flag
+    is per thread."""
+    before = getattr(_local, "patient", False), getattr(_local, "tick", None)
+    _local.patient, _local.tick = True, tick
     try:
         yield
     finally:
-        _local.patient = before
+        _local.patient, _local.tick = before
+
+
+def _patient_sleep(seconds: float) -> None:
+    tick = getattr(_local, "tick", None)
+    while seconds > 0:
+        step = min(seconds, PATIENT_TICK) if tick is not None else seconds
+        time.sleep(step)
+        seconds -= step
+        if tick is not None:
+            tick()
 
 
 def is_patient() -> bool:
@@ -250,7 +264,7 @@ def _take_budget(method: str, path: str) -> None:
         wait = min(wait, PATIENT_MAX_WAIT)
         logger.debug("%s %s (job) waits %.1fs for the rate limit to reset", method, path, wait)
         metrics.observe_rate_wait("job", wait)
-        time.sleep(wait)
+        _patient_sleep(wait)
         return
     if wait <= SHORT_WAIT:
         logger.debug("%s %s waits %.1fs for the rate limit to reset", method, path, wait)
@@ -350,9 +364,11 @@ def _send(
                 retry_after=math.ceil(wait),
                 error_code=code,
             )
-        wait = min(wait, PATIENT_MAX_WAIT)
         metrics.observe_rate_wait("retry", wait)
-        time.sleep(wait)
+        if is_patient():
+            _patient_sleep(min(wait, PATIENT_MAX_WAIT))
+        else:
+            time.sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -159,7 +159,7 @@ class Runner:
 
     def run(self) -> Status:
         try:
-            with client.patient():
+            with client.patient(tick=self.heartbeat):
                 if self.job.kind == Kind.EXPORT_MEMBERS:
                     self.export()
                 else:

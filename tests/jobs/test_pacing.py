@@ -98,3 +98,20 @@ def test_pages_still_fail_fast_on_a_spent_budget_while_jobs_wait(monkeypatch) ->
         client._take_budget("POST", ROLES_PATH)
     assert slept and 28 <= slept[0] <= 30
     assert not client.is_patient()
+
+
+def test_a_patient_wait_ticks_every_few_seconds(monkeypatch) -> None:
+    """A job's long wait for the reset still writes its heartbeat (the sweep's lease)."""
+    import time
+
+    from django.core.cache import cache
+
+    reset_key, remaining_key = client._bucket_keys("POST", ROLES_PATH)
+    cache.set_many({reset_key: time.time() + 30, remaining_key: 0}, timeout=30)
+    slept: list[float] = []
+    ticks: list[int] = []
+    monkeypatch.setattr(client.time, "sleep", slept.append)
+    with client.patient(tick=lambda: ticks.append(1)):
+        client._take_budget("POST", ROLES_PATH)
+    assert max(slept) <= client.PATIENT_TICK and 28 <= sum(slept) <= 30
+    assert len(ticks) == len(slept) >= 6
