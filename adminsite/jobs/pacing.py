@@ -6,10 +6,12 @@ takes its requests from one bucket per group and tenant kept in the cache (the s
 client keeps its token and the X-RateLimit-* budget in), so several jobs at once share the
 group's rate between them and together never exceed it.
 
-The jobs' bucket is smaller than Auth0's: JOBS_PAGE_RESERVE requests of the burst are left to
-the pages, which never wait behind a job. And before each call a job reads the budget Auth0
-last reported for the endpoint (adminsite.auth0.client.budget_left): when people on the pages
-have brought it below half the reserve, the job waits for it to refill to the reserve first.
+Jobs never burst: they send at the sustained rate, one request every 60/per_minute seconds
+however long they were idle, so the whole burst stays with the pages, which never wait behind a
+job (a job that starts cannot know what other workers or people spent just before). And before
+each call a job reads the budget Auth0 last reported for the endpoint
+(adminsite.auth0.client.budget_left): when people on the pages brought it under
+JOBS_PAGE_RESERVE, the job waits for it to refill to the reserve first.
 
 The bucket is GCRA (one number per bucket: the "theoretical arrival time"), updated under a
 short cache lock (cache.add), so it works with local memory and Redis alike.
@@ -52,8 +54,8 @@ def reserve() -> int:
 
 
 def jobs_burst(group: str) -> int:
-    """How many requests jobs may send at once: the group's burst less the pages' reserve."""
-    return max(1, limit(group).burst - reserve())
+    """How many requests jobs may send at once: one (the burst is the pages')."""
+    return 1
 
 
 def _key(group: str) -> str:
@@ -114,7 +116,7 @@ def acquire(
     keep = reserve()
     if known is not None and keep:
         remaining, reset = known
-        if remaining < max(1, keep // 2) and reset > time.time():
+        if remaining < keep and reset > time.time():
             refill = (keep - remaining) * limit(group).interval
             while refill > 0:
                 step = min(refill, MAX_SLEEP)

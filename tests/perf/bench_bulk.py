@@ -6,7 +6,9 @@
    point (BENCH_SEED) the worker is killed with SIGKILL and a new one started at once. Printed:
    elapsed time against the least time the limit allows ((1000 - 20) / 200 min = 294 s; target:
    within 10 %), 429s received, then, read back from the sandbox: members without the role
-   (lost), members given it by more than one call (duplicated), audit entries per member.
+   (lost), members given it by more than one call (duplicated), audit entries per member; and
+   10 calls a page makes on the same endpoint group while the job runs (3 s apart): their time
+   and whether any was refused for the rate limit (pages never wait behind a job).
 2. Export: every member of an organization of BENCH_EXPORT_MEMBERS (default 100,000) into the
    CSV by one job; the worker's peak resident memory (VmHWM; target < 200 MB) and whether the
    file holds every member once. The sandbox's limit is off and the jobs' members_read pace
@@ -25,9 +27,11 @@ import json
 import os
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -42,6 +46,7 @@ SEED = int(os.environ.get("BENCH_SEED", str(int(time.time()))))
 BURST, PER_MINUTE = 20, 200
 RSS_TARGET_MB = 200.0
 TIME_TARGET = 1.10
+PROBE_CALLS = 10
 
 
 def free_port() -> int:
@@ -147,6 +152,31 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+class PageProbe(threading.Thread):
+    """A person on the pages while the job runs: PROBE_CALLS reads of a member's roles (the
+    job's endpoint group), 3 s apart, through Org Desk's client as a page makes them (not
+    patient: a spent budget raises RateLimited). Times each call."""
+
+    def __init__(self, org: str, user_id: str, start_after: float) -> None:
+        super().__init__(daemon=True)
+        self.org, self.user_id, self.start_after = org, user_id, start_after
+        self.times: list[float] = []
+        self.limited = 0
+
+    def run(self) -> None:
+        from adminsite import auth0
+
+        time.sleep(self.start_after)
+        for _ in range(PROBE_CALLS):
+            began = time.perf_counter()
+            try:
+                auth0.get_member_roles(org_id=self.org, user_id=self.user_id)
+            except auth0.RateLimited:
+                self.limited += 1
+            self.times.append(time.perf_counter() - began)
+            time.sleep(3)
+
+
 def roles_part(folder: Path) -> bool:
     sandbox = Sandbox(MEMBERS + 100)
     env = django_env(sandbox, folder)
@@ -194,8 +224,10 @@ def roles_part(folder: Path) -> bool:
         subjects=chosen,
         roles=[{"id": role.id, "name": role.name}],
     )
+    probe = PageProbe(big, chosen[-1], start_after=min(20.0, allowed / 4))
     started = time.monotonic()
     first = worker(env, folder / "worker.log")
+    probe.start()
     time.sleep(kill_at)
     done_at_kill = Job.objects.get(pk=job.pk).done
     first.send_signal(signal.SIGKILL)
@@ -206,6 +238,7 @@ def roles_part(folder: Path) -> bool:
             raise SystemExit("the second worker exited; see " + str(folder / "worker.log"))
         time.sleep(0.2)
     elapsed = time.monotonic() - started
+    probe.join()
     stop(second)
     job.refresh_from_db()
     log = sandbox.log()
@@ -242,8 +275,22 @@ def roles_part(folder: Path) -> bool:
         f"{len(posts)} members) {verdict(not lost and not duplicated)}"
     )
     print(f"  audit: one successful entry per member {verdict(audit_ok)}, {pending} pending")
+    pages_ok = not probe.limited and probe.times and max(probe.times) < 1.0
+    print(
+        f"  a page's member-roles call while the job ran ({len(probe.times)} calls, 3 s apart): "
+        f"median {statistics.median(probe.times) * 1000:.0f} ms, "
+        f"max {max(probe.times) * 1000:.0f} ms, {probe.limited} rate-limited "
+        f"{verdict(bool(pages_ok))}"
+    )
     sandbox.stop()
-    return time_ok and not lost and not duplicated and audit_ok and job.status == Status.DONE
+    return bool(
+        time_ok
+        and not lost
+        and not duplicated
+        and audit_ok
+        and pages_ok
+        and job.status == Status.DONE
+    )
 
 
 def export_part(folder: Path) -> bool:
