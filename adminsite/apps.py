@@ -9,4 +9,7 @@ class AdminsiteConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from adminsite import checks  # noqa: F401  (registers the deployment checks)
+        import adminsite.checks  # noqa: F401  (registers the deployment checks)
+        from adminsite import usercache
+
+        usercache.connect()  # a cached signed-in user is dropped whenever it changes

@@ -23,8 +23,7 @@ import hmac
 import ipaddress
 import math
 import os
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 
 from django.conf import settings
@@ -187,32 +186,9 @@ def observe_upstream(
                 RATE_BUDGET_REMAINING.labels(group=group).set(value)
 
 
-# A budget check slower than this waited for the budget to reset (the check itself is one or
-# two cache round trips, well under a millisecond on Redis in the same network).
-BUDGET_WAIT_THRESHOLD = 0.02
-
-
-def observe_budget_check(path: str, seconds: float, refused: bool = False) -> None:
-    """The shared rate-limit budget was checked before calling `path`: `seconds` it took,
-    `refused` when it raised RateLimited instead of letting the call go."""
-    if refused:
-        RATE_LIMIT_REFUSED.labels(group=endpoint_group(path)).inc()
-    elif seconds >= BUDGET_WAIT_THRESHOLD:
-        observe_rate_wait("budget", seconds)
-
-
-@contextlib.contextmanager
-def budget_check(path: str) -> Iterator[None]:
-    """Around the shared rate-limit budget check before calling `path` (client._take_budget):
-    a RateLimited it raises is a refused call, a slow pass a wait for the budget's reset."""
-    started = time.perf_counter()
-    try:
-        yield
-    except Exception as exc:
-        if type(exc).__name__ == "RateLimited":
-            observe_budget_check(path, time.perf_counter() - started, refused=True)
-        raise
-    observe_budget_check(path, time.perf_counter() - started)
+def observe_budget_refused(path: str) -> None:
+    """The shared rate-limit budget for `path` was spent: the call was refused, not sent."""
+    RATE_LIMIT_REFUSED.labels(group=endpoint_group(path)).inc()
 
 
 def observe_rate_wait(reason: str, seconds: float) -> None:

@@ -182,6 +182,31 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://org-desk")}
 
+# --- Per-request work: database connections and sessions (docs/deploy.md) -------------------
+# A connection is kept for DB_CONN_MAX_AGE seconds and reused by the next requests of the same
+# thread, instead of a new one (and its TimeZone set-up) per request; Django checks that a
+# kept connection still works before reusing it, so a database restart costs no error page.
+# Default 60 s on PostgreSQL, 0 (a connection per request) on SQLite, where opening is cheap.
+_DB_ENGINE = DATABASES["default"]["ENGINE"]
+DATABASES["default"]["CONN_MAX_AGE"] = env.int(
+    "DB_CONN_MAX_AGE", default=0 if _DB_ENGINE == "django.db.backends.sqlite3" else 60
+)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Redis through Django's backend, with its redis-py clients kept instead of one built per call
+# (adminsite/cache.py).
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "adminsite.cache.Cache"
+# Sessions: with a cache every instance shares (CACHE_URL=redis://, memcached), read from the
+# cache and written to both it and the database (cached_db): no query per request, and a
+# session outlives a flushed or restarted cache. With a cache of this process only (the local
+# memory default), from the database: another worker would read a session it changed stale.
+_SHARED_CACHE = not CACHES["default"]["BACKEND"].endswith(("LocMemCache", "DummyCache"))
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if _SHARED_CACHE
+    else "django.contrib.sessions.backends.db"
+)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

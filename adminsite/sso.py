@@ -8,7 +8,8 @@ request comes from an address in `SSO_TRUSTED_PROXIES`; from anywhere else they 
   person in (creating the user on first sight), switches users when the header names someone
   else, and signs out anyone whose request does not carry a trusted header. On every request it
   re-reads the groups and sets the person's membership of Org Desk's `operators` group, so
-  `permissions.is_operator` (views, templates, everything) sees a change at once.
+  `permissions.is_operator` (views, templates, everything) sees a change at once. The user and
+  their membership come from adminsite.usercache: a request that changes nothing makes no query.
 - Behind the proxy, Django's login form is not a way in: a request that is not signed in by the
   proxy gets a 403 page saying why, and `PasswordBackend` accepts no password.
 - The header can only ever name an SSO person: its value must be an email address, and it never
@@ -40,8 +41,8 @@ from django.core.validators import validate_email
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 
-from adminsite import flash, sso_config
-from adminsite.permissions import OPERATORS_GROUP
+from adminsite import flash, sso_config, usercache
+from adminsite.permissions import OPERATOR_FLAG, OPERATORS_GROUP, in_operators_group
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ class SSOBackend(RemoteUserBackend):
         # account stops being an SSO person's (given a password, say).
         if current() is None:
             return None
-        user = super().get_user(user_id)
+        user = _cached_user(self, user_id)
         if user is None or user.has_usable_password() or not valid_username(user.get_username()):
             return None
         return user
@@ -171,26 +172,35 @@ class PasswordBackend(ModelBackend):
     def get_user(self, user_id: object) -> User | None:
         # A session made with a password is worth nothing behind the proxy: otherwise a header
         # naming the same account would keep it signed in, password account and all.
-        return super().get_user(user_id) if current() is None else None
+        return _cached_user(self, user_id) if current() is None else None
+
+
+def _cached_user(backend: ModelBackend, user_id: object) -> User | None:
+    """ModelBackend.get_user from adminsite.usercache: no query for a user seen recently."""
+    user = usercache.get(user_id)
+    return user if user is not None and backend.user_can_authenticate(user) else None
 
 
 def sync_operator_role(user: User, request_sso: SSORequest) -> None:
     """Make the `operators` group membership match the proxy's groups, on every request.
 
-    Only with SSO_GROUPS_HEADER: without it, operators are managed in Django's admin.
+    Only with SSO_GROUPS_HEADER: without it, operators are managed in Django's admin. The
+    membership compared with is the one the user instance carries (adminsite.usercache), so a
+    request whose groups change nothing makes no query and no write; one that changes it
+    writes it, and this request's views and templates already see the new answer.
     """
     config = request_sso.config
     if config.groups_meta_key is None:
         return
     wanted = bool(request_sso.groups & config.operator_groups)
-    has = user.groups.filter(name=OPERATORS_GROUP).exists()
-    if wanted == has:
+    if wanted == in_operators_group(user):
         return
     group, _ = Group.objects.get_or_create(name=OPERATORS_GROUP)
     if wanted:
         user.groups.add(group)
     else:
         user.groups.remove(group)
+    setattr(user, OPERATOR_FLAG, wanted)
     logger.info(
         "SSO: %s is %s an operator (groups from the proxy)",
         user.get_username(),

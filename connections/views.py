@@ -91,18 +91,20 @@ def row_answer(
     partial: str = "connection-row",
     *,
     stash: bool = False,
+    index: dict[str, auth0.Connection] | None = None,
 ) -> HttpResponse:
     """The connection's row (or the confirm step `partial`) as Auth0 has it now, or the
     answer that it could not be read.
 
     A confirm step (`stash`) keeps its read per person for a few minutes: the action it leads
     to records it as the state before, and a domain-level change takes it as the proof that
-    this organization has the connection."""
+    this organization has the connection. `index`: the tenant connections already at hand (a
+    domain-level change has Auth0's answer for this one), instead of the cached index."""
     try:
         enabled = auth0.get_enabled_connection(org_id=org_id, connection_id=connection_id)
     except auth0.Auth0Error as exc:
         return failure_answer(request, connection_id, exc)
-    row = row_of(enabled, domain_levels(request))
+    row = row_of(enabled, domain_levels(request) if index is None else index)
     if stash:
         audit.stash_connection(request, org_id, enabled)
     return render(request, f"{TEMPLATE}#{partial}", {"org_id": org_id, "row": row})
@@ -228,7 +230,8 @@ def domain_level(request: HttpRequest, org_id: str, connection_id: str) -> HttpR
         flash.report(request, exc, subject="connection", changing=True)
         return flash.no_swap()
     messages.success(request, domain_level_news(connection, connection_id))
-    return row_answer(request, org_id, connection_id)
+    # The row's status from Auth0's answer to the change, not from a re-read of the cache.
+    return row_answer(request, org_id, connection_id, index={connection.id: connection})
 
 
 def _remove(request: HttpRequest, org_id: str, connection_id: str) -> dict[str, Any]:

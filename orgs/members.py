@@ -20,7 +20,7 @@ from adminsite.audit import recording as audit
 from adminsite.audit.models import Action
 from adminsite.http import HtmxHttpRequest
 from adminsite.permissions import operator_required
-from orgs import membership, names, paging
+from orgs import names, paging
 from orgs.forms import MAX_ROLES_PER_MEMBER, AssignRolesForm, MemberForm, RemoveRoleForm
 
 DETAIL = "orgs/organization_detail.html"
@@ -50,8 +50,7 @@ def member_list(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="organization")
         failed = True
-    names.remember(roles=(r for m in members for r in m.roles), people=members)
-    membership.note_members(request, org_id, listed=(m.user_id for m in members))
+    names.remember(roles=(r for m in members for r in m.roles), people=members, members_of=org_id)
     if not email:
         previous = paging.previous_cursor(request, f"member_pages:{org_id}", cursor, nxt)
     context = {

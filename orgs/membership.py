@@ -16,8 +16,9 @@ minutes under a random key that the confirm step posts back; the add sends only 
 that review, so nothing the browser made up reaches Auth0, and the audit entry and messages
 name people as Auth0 gave them.
 
-"Already a member" is judged with what this operator has read, at no extra call: the members
-pages of this organization listed to them in this session (`note_members`, in the session). The
+"Already a member" is judged with what Org Desk has read, at no extra call: the people the
+members pages of this organization listed (and those Org Desk added, minus those it removed),
+kept per organization with the names index (orgs/names.py: `members_of`, `members_seen`). The
 review lists those people apart, not ticked (a list read earlier may be out of date: they can
 be ticked and sent anyway, which Auth0 treats as a no-op for an existing member).
 
@@ -51,38 +52,6 @@ from orgs.forms import AddMembersForm, ConfirmAddForm, MemberForm, line_kind, sh
 DETAIL = "orgs/organization_detail.html"
 NOT_CHANGED = "Nothing was changed"
 REVIEW_TTL = audit.STASH_TTL  # seconds a review stays confirmable
-MAX_SEEN = 300  # user ids kept in the session (six pages of members)
-
-# --- Who this operator has seen listed as a member ----------------------------------------------
-
-SEEN = "orgs:members-seen"  # session key: {"org": org_id, "ids": [user ids, newest last]}
-
-
-def seen_members(request: HttpRequest, org_id: str) -> set[str]:
-    """User ids the members pages of this organization listed to this operator (this session,
-    the organization they looked at last), minus those Org Desk removed since."""
-    value = request.session.get(SEEN)
-    if not isinstance(value, dict) or value.get("org") != org_id:
-        return set()
-    ids = value.get("ids")
-    return set(ids) if isinstance(ids, list) else set()
-
-
-def note_members(
-    request: HttpRequest, org_id: str, listed: Iterable[str] = (), gone: Iterable[str] = ()
-) -> None:
-    """Remember who a members page listed (or Org Desk added), forget who was removed. In the
-    session, one organization, at most MAX_SEEN ids; written only when something is new."""
-    listed, gone = list(listed), set(gone)
-    value = request.session.get(SEEN)
-    same = isinstance(value, dict) and value.get("org") == org_id
-    ids: list[str] = list(value.get("ids") or []) if same and isinstance(value, dict) else []
-    known = set(ids)
-    if (same or not listed) and known.issuperset(listed) and not gone & known:
-        return  # nothing new: no session write
-    kept = [u for u in dict.fromkeys([*ids, *listed]) if u not in gone]
-    request.session[SEEN] = {"org": org_id, "ids": kept[-MAX_SEEN:]}
-
 
 # --- The add form -------------------------------------------------------------------------------
 
@@ -158,7 +127,7 @@ def _accounts(line: str) -> list[auth0.User]:
 def resolve(request: HttpRequest, org_id: str, lines: list[str]) -> Review:
     """Look each line up in Auth0 (one call a line; a line that is neither an email nor a user
     id is not sent). Auth0's errors other than "no such user" are raised: the review stops."""
-    review, members, seen = Review(), seen_members(request, org_id), set[str]()
+    review, members, seen = Review(), names.members_seen(org_id), set[str]()
     for line in lines:
         if not line_kind(line):
             review.unreadable.append(shown_line(line))
@@ -341,8 +310,9 @@ def _refreshed(request: HttpRequest, org_id: str) -> HttpResponse:
         flash.report(request, exc, subject="organization")
         return retarget(_panel(request, "add-members-closed", {"org_id": org_id}), "#add-members")
     closed = render_to_string(f"{DETAIL}#add-members-closed", {"org_id": org_id, "oob": True})
-    names.remember(roles=(r for m in page.members for r in m.roles), people=page.members)
-    note_members(request, org_id, listed=(m.user_id for m in page.members))
+    names.remember(
+        roles=(r for m in page.members for r in m.roles), people=page.members, members_of=org_id
+    )
     context = {"org_id": org_id, "members": page.members, "next": page.next, "email": ""}
     return HttpResponse(render_to_string(f"{DETAIL}#member-list", context, request) + closed)
 
@@ -372,7 +342,7 @@ def add_members(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="organization", changing=True)
         return flash.no_swap()
-    note_members(request, org_id, listed=added.batches.done)
+    names.note_members(org_id, listed=added.batches.done)
     ok = added.batches.complete and not added.roles_failed
     (messages.success if ok else messages.warning)(request, added_message(people, added, roles))
     return _refreshed(request, org_id)
@@ -401,7 +371,7 @@ def _roles_now(request: HttpRequest, org_id: str, user_id: str) -> list[auth0.Ro
 
 def _gone(request: HttpRequest, org_id: str, user_id: str, label: str) -> HttpResponse:
     """The person is not a member (404): the row goes, nothing was changed."""
-    note_members(request, org_id, gone=[user_id])
+    names.note_members(org_id, gone=[user_id])
     messages.warning(
         request, f"{label} is not a member of this organization (404); the row was removed."
     )
@@ -481,7 +451,7 @@ def remove_member(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="member", changing=True)
         return flash.no_swap()
-    note_members(request, org_id, gone=[user_id])
+    names.note_members(org_id, gone=[user_id])
     had = ", ".join(names.role_label(r["id"], r["name"]) for r in roles) or "no roles"
     messages.success(
         request,

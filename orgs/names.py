@@ -9,7 +9,11 @@ then label its audit entry and message with what Auth0 said, never with what the
 posted, and without an extra upstream call. What is not in an index is unknown: the label shows
 the id and says so.
 
-Cost: one `cache.get_many` reads both indexes, and one `cache.set_many` writes only the index
+A third, per organization: the user ids its members pages listed (`members_of`), which the add
+step uses to list people who are already members apart (orgs/membership.py). It rides on the
+same read and write as the names, so listing members writes no session.
+
+Cost: one `cache.get_many` reads the indexes, and one `cache.set_many` writes only the index
 that changed (none when nothing is new), so a page seen again costs one cache read. Each index
 is bounded (the names seen longest ago are forgotten first) and expires after a day.
 """
@@ -30,6 +34,7 @@ TTL = 24 * 3600  # renamed roles and people: every page that shows them refreshe
 MAX_ROLES = 2000  # bound each cached value; the oldest names are forgotten first
 MAX_PEOPLE = 500  # 10 pages of members: the members part reads (unpickles) it on every view
 MAX_TEXT = 120  # characters kept of a name or an email (Auth0's may run to thousands)
+MAX_SEEN = 300  # user ids kept per organization as listed members (six pages of members)
 UNKNOWN = "name unknown to Org Desk"
 
 Person = tuple[str, str]  # (name, email), either possibly ""
@@ -49,6 +54,39 @@ class PersonLike(Protocol):
 def _keys() -> tuple[str, str]:
     base = settings.AUTH0_BASE_URL
     return f"orgs:role-names:{base}", f"orgs:people:{base}"
+
+
+def _seen_key(org_id: str) -> str:
+    return f"orgs:members-seen:{settings.AUTH0_BASE_URL}:{org_id}"
+
+
+def _seen_ids(value: Any) -> list[str]:
+    return [u for u in value if isinstance(u, str)] if isinstance(value, list) else []
+
+
+def _with_seen(ids: list[str], listed: Iterable[str], gone: Iterable[str] = ()) -> list[str] | None:
+    """`ids` with `listed` added (newest last, at most MAX_SEEN) and `gone` removed; None when
+    that changes nothing (nothing to write)."""
+    listed, gone = list(listed), set(gone)
+    known = set(ids)
+    if known.issuperset(listed) and not gone & known:
+        return None
+    kept = [u for u in dict.fromkeys([*ids, *listed]) if u not in gone]
+    return kept[-MAX_SEEN:]
+
+
+def members_seen(org_id: str) -> set[str]:
+    """User ids Org Desk listed as members of this organization (its members pages, the people
+    it added), minus those it removed since: one cache read."""
+    return set(_seen_ids(cache.get(_seen_key(org_id))))
+
+
+def note_members(org_id: str, listed: Iterable[str] = (), gone: Iterable[str] = ()) -> None:
+    """Record members Org Desk added (`listed`) or removed (`gone`); written only when new."""
+    key = _seen_key(org_id)
+    merged = _with_seen(_seen_ids(cache.get(key)), listed, gone)
+    if merged is not None:
+        cache.set(key, merged, timeout=TTL)
 
 
 def _short(text: str) -> str:
@@ -107,26 +145,40 @@ def _merged(index: dict[str, Any], seen: dict[str, Any], bound: int) -> dict[str
     return index
 
 
-def remember(*, roles: Iterable[auth0.Role] = (), people: Iterable[PersonLike] = ()) -> None:
-    """Record the names Auth0 just sent: one cache read, and one write of the index(es) in
-    which a name is new or changed (a page seen before writes nothing)."""
+def remember(
+    *,
+    roles: Iterable[auth0.Role] = (),
+    people: Iterable[PersonLike] = (),
+    members_of: str | None = None,
+) -> None:
+    """Record the names Auth0 just sent (and, with `members_of`, that `people` are members of
+    that organization): one cache read, and one write of the index(es) in which something is
+    new or changed (a page seen before writes nothing)."""
     seen_roles = {r.id: r.name for r in roles if r.id and r.name}
     seen_people: dict[str, Person] = {}
+    listed: list[str] = []
     for p in people:
         name, email = _short(p.name), _short(p.email)
-        if p.user_id and (name or email):
-            seen_people[p.user_id] = (name, email)
-    if not seen_roles and not seen_people:
+        if p.user_id:
+            listed.append(p.user_id)
+            if name or email:
+                seen_people[p.user_id] = (name, email)
+    seen_key = _seen_key(members_of) if members_of and listed else None
+    if not seen_roles and not seen_people and seen_key is None:
         return
     roles_key, people_key = _keys()
     wanted = {k: seen for k, seen in ((roles_key, seen_roles), (people_key, seen_people)) if seen}
-    found = cache.get_many(list(wanted))
+    found = cache.get_many([*wanted, *([seen_key] if seen_key else [])])
     changed: dict[str, Any] = {}
     for key, seen in wanted.items():
         bound = MAX_ROLES if key == roles_key else MAX_PEOPLE
         merged = _merged(_as_dict(found.get(key)), seen, bound)
         if merged is not None:
             changed[key] = merged
+    if seen_key is not None:
+        ids = _with_seen(_seen_ids(found.get(seen_key)), listed)
+        if ids is not None:
+            changed[seen_key] = ids
     if changed:
         cache.set_many(changed, timeout=TTL)
 

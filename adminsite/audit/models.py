@@ -14,6 +14,7 @@ to the `orgdesk.audit` logger, for a SIEM.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections.abc import Collection, Iterable
@@ -22,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
-from django.db import connections, models, router, transaction
+from django.db import DatabaseError, connections, models, router, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -159,13 +160,21 @@ def chain_head(using: str) -> str:
     SQLite's IMMEDIATE transactions (adminsite.E002) hold the database's write lock anyway.
     """
     connection = connections[using]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
-    last = (
-        AuditEntry.objects.using(using).order_by("-pk").values_list("entry_hash", flat=True).first()
-    )
-    return chain.GENESIS if last is None else last
+    # Plain SQL, not the ORM: this runs on every change, and compiling the query cost more
+    # than the database spent on it.
+    head = f"SELECT entry_hash FROM {connection.ops.quote_name(AuditEntry._meta.db_table)} "
+    head += "ORDER BY id DESC LIMIT 1"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Both in one round trip: two statements, each with its own snapshot (READ
+            # COMMITTED), so the read still starts after the lock is held.
+            cursor.execute(f"SELECT pg_advisory_xact_lock({int(CHAIN_LOCK)}); {head}")
+            if not cursor.nextset():
+                raise DatabaseError("The chain head's read gave no result.")
+        else:
+            cursor.execute(head)
+        row = cursor.fetchone()
+    return chain.GENESIS if row is None else str(row[0])
 
 
 def log_sealed(entry: AuditEntry) -> None:
@@ -239,11 +248,16 @@ class AuditQuerySet(models.QuerySet["AuditEntry"]):
                     transaction.on_commit(partial(log_sealed, entry), using=self.db, robust=True)
         return created
 
-    def seal(self, pk: int, **fields: Any) -> int:
+    def seal(self, pk: int, *, written: AuditEntry | None = None, **fields: Any) -> int:
         """Record the outcome of a pending entry, once; returns 1, or 0 if already sealed.
 
         The new seal_hash is written with it; once committed, the entry is logged as one JSON
         line to `orgdesk.audit`.
+
+        `written` is the entry as this process wrote it (adminsite.audit.recording): then the
+        seal is one UPDATE, without reading the row back first. It matches only while the row
+        is pending and still has the entry_hash written with it, so the seal covers the row
+        that is stored, as when it is read first.
         """
         if not fields or not SEAL_FIELDS.issuperset(fields):
             raise AuditImmutable(f"Only {sorted(SEAL_FIELDS)} may be written when sealing.")
@@ -251,6 +265,17 @@ class AuditQuerySet(models.QuerySet["AuditEntry"]):
             raise AuditImmutable("Sealing needs a final outcome.")
         # Only a pending row matches: an entry is sealed once, and then never changes.
         pending = self.filter(pk=pk, outcome=Outcome.PENDING)
+        if written is not None and written.pk == pk and written.entry_hash:
+            copied = copy.copy(written)
+            for name, value in fields.items():
+                setattr(copied, name, value)
+            copied.seal_hash = chain.seal_hash(copied)
+            pending = pending.filter(entry_hash=written.entry_hash)
+            # One statement: atomic by itself, no transaction around it.
+            sealed = models.QuerySet.update(pending, seal_hash=copied.seal_hash, **fields)
+            if sealed:
+                transaction.on_commit(partial(log_sealed, copied), using=self.db, robust=True)
+            return sealed
         with transaction.atomic(using=self.db):
             entry = pending.first()
             if entry is None:

@@ -131,7 +131,7 @@ class Recording:
         assert self.entry is not None
         fields["finished_at"] = timezone.now()
         try:
-            AuditEntry.objects.seal(self.entry.pk, **fields)
+            AuditEntry.objects.seal(self.entry.pk, written=self.entry, **fields)
         except Exception:  # the database failed: the entry stays pending ("outcome unknown")
             logger.exception("Could not record the outcome of audit entry %s", self.entry.pk)
             return
@@ -167,7 +167,7 @@ def record(
         job_id=job_id,
         action=action,
         org_id=org_id,
-        org_name=(org_name or cached_org_name(org_id))[:255],
+        org_name=(org_name or cached_org_name(org_id, request))[:255],
         connection_id=connection_id,
         connection_name=connection_name[:255],
         member_id=member_id,
@@ -250,10 +250,26 @@ def stash_connection(request: HttpRequest, org_id: str, enabled: auth0.EnabledCo
     cache.set(key, connection_settings(enabled), timeout=STASH_TTL)
 
 
+def _with_org_name(request: HttpRequest, org_id: str, key: str) -> Any:
+    """The cached value at `key`, read with the organization's display name (one round trip),
+    which the change's entry then takes without a read of its own (`cached_org_name`)."""
+    org_key = _org_name_key(org_id)
+    found = cache.get_many([key, org_key])
+    name = found.get(org_key)
+    _org_names(request)[org_id] = name if isinstance(name, str) else ""
+    return found.get(key)
+
+
+def _org_names(request: HttpRequest) -> dict[str, str]:
+    """Display names this request already read from the cache, by organization id."""
+    found: dict[str, str] = request.__dict__.setdefault("_audit_org_names", {})
+    return found
+
+
 def stashed_connection(
     request: HttpRequest, org_id: str, connection_id: str
 ) -> dict[str, Any] | None:
-    value = cache.get(_stash_key(request, org_id, connection_id))
+    value = _with_org_name(request, org_id, _stash_key(request, org_id, connection_id))
     return value if isinstance(value, dict) else None
 
 
@@ -277,7 +293,7 @@ def stash_member_roles(
 def stashed_member_roles(
     request: HttpRequest, org_id: str, user_id: str
 ) -> list[auth0.Role] | None:
-    value = cache.get(_member_key(request, org_id, user_id))
+    value = _with_org_name(request, org_id, _member_key(request, org_id, user_id))
     if not isinstance(value, list):
         return None
     try:
@@ -290,11 +306,19 @@ def forget_member_roles(request: HttpRequest, org_id: str, user_id: str) -> None
     cache.delete(_member_key(request, org_id, user_id))
 
 
+def _org_name_key(org_id: str) -> str:
+    return f"audit:org-name:{org_id}"
+
+
 def remember_org(org: auth0.Organization) -> None:
     """An organization page was shown: its display name labels later entries for free."""
-    cache.set(f"audit:org-name:{org.id}", org.display_name, timeout=ORG_NAME_TTL)
+    cache.set(_org_name_key(org.id), org.display_name, timeout=ORG_NAME_TTL)
 
 
-def cached_org_name(org_id: str) -> str:
-    value = cache.get(f"audit:org-name:{org_id}")
+def cached_org_name(org_id: str, request: HttpRequest | None = None) -> str:
+    """The display name an organization page last showed ("" when unknown); no cache read
+    when this request read it already (with a confirm step's stash)."""
+    if request is not None and org_id in (read := _org_names(request)):
+        return read[org_id]
+    value = cache.get(_org_name_key(org_id))
     return value if isinstance(value, str) else ""

@@ -8,6 +8,11 @@ State shared by every worker lives in Django's cache (`CACHE_URL`), keyed per te
 (one fetch per lifetime, guarded by a cache lock) and the rate-limit budget of each endpoint
 (from the X-RateLimit-* headers). A call whose budget is spent waits for a short reset or fails
 fast with RateLimited, without reaching Auth0.
+
+Cost per call: with Redis, one round trip (a script reads the token and reserves one request of
+the endpoint's budget); a budget is written back only once it runs low (at most LOW_SHARE of
+the limit or LOW_LEFT requests left) or while one is shared, so a call with plenty left writes
+nothing. Other caches: plain cache calls.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from typing import Any
 
 import requests
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ImproperlyConfigured
 from requests.adapters import BaseAdapter
 
@@ -49,6 +55,11 @@ SHORT_WAIT = 3.0  # a 429 that asks for at most this many seconds is waited out
 MAX_429_RETRIES = 2  # any method: Auth0 did not process a request it answered with 429
 TOKEN_LEEWAY = 60
 MESSAGE_LIMIT = 500
+# A budget is shared with the other workers once at most this share of the limit, or this many
+# requests, are left (and from then on until it resets); with more left, each call's own
+# reading from Auth0 is enough and nothing is written.
+LOW_SHARE = 0.25
+LOW_LEFT = 10
 
 _session: requests.Session | None = None
 # Transports for URL prefixes that are not reached over the network (the sandbox tenant
@@ -225,25 +236,37 @@ def _bucket_keys(method: str, path: str) -> tuple[str, str]:
     return f"{prefix}:reset", f"{prefix}:remaining"
 
 
-def _note_budget(response: requests.Response, method: str, path: str) -> None:
-    """Share the endpoint's budget the response reports with every worker, until it resets."""
+def _low(response: requests.Response, remaining: float) -> bool:
+    """Whether so little of the budget is left that the other workers must know."""
+    limit = _number(response.headers.get("x-ratelimit-limit"))
+    return remaining <= max(LOW_LEFT, (limit or 0) * LOW_SHARE)
+
+
+def _note_budget(response: requests.Response, method: str, path: str, shared: bool = True) -> bool:
+    """Share the endpoint's budget the response reports with every worker, until it resets;
+    only when it runs low or is `shared` already (a call with plenty left writes nothing).
+    True when it wrote."""
     remaining = _number(response.headers.get("x-ratelimit-remaining"))
     now = time.time()
     reset = _reset_epoch(response, now)
     if response.status_code == 429:
         remaining = 0.0
     if remaining is None or reset is None or reset <= now:
-        return  # nothing known to share: calls go ahead
+        return False  # nothing known to share: calls go ahead
+    if not shared and not _low(response, remaining):
+        return False
     reset_key, remaining_key = _bucket_keys(method, path)
     # The entries expire when the budget resets: after that nothing is known, so calls go ahead.
     cache.set_many(
         {reset_key: reset, remaining_key: max(0, int(remaining))},
         timeout=max(1, math.ceil(reset - now)),
     )
+    return True
 
 
-def _take_budget(method: str, path: str) -> None:
-    """Reserve one request of the endpoint's shared budget before calling Auth0.
+def _take_budget(method: str, path: str) -> bool:
+    """Reserve one request of the endpoint's shared budget before calling Auth0; True when a
+    budget is shared for it.
 
     Unknown budget: go ahead. Spent: wait for a reset at most SHORT_WAIT seconds away, or raise
     RateLimited without calling Auth0 (hammering a spent budget only delays its refill).
@@ -252,11 +275,48 @@ def _take_budget(method: str, path: str) -> None:
     try:
         left = cache.decr(remaining_key)  # atomic in Redis and in local memory
     except ValueError:  # nothing known, or the budget has reset since
-        return
-    if left >= 0:
-        return
+        return False
+    if left < 0:
+        _spent(method, path, cache.get(reset_key))
+    return True
+
+
+# One round trip to Redis before a call: the cached token (KEYS[1]) and, when a budget is shared
+# for the endpoint, one request of it reserved (KEYS[2] remaining, KEYS[3] reset, read only when
+# spent). Returns {token or nil, requests left after this one or nil, reset or nil}.
+_TAKE_SCRIPT = """
+local token = redis.call('GET', KEYS[1])
+if redis.call('EXISTS', KEYS[2]) == 0 then return {token, false, false} end
+local left = redis.call('DECR', KEYS[2])
+local reset = false
+if left < 0 then reset = redis.call('GET', KEYS[3]) end
+return {token, left, reset}
+"""
+
+
+def _token_and_budget(method: str, path: str) -> tuple[str | None, bool]:
+    """The cached token (None: none cached) and one request of the endpoint's budget reserved
+    as `_take_budget` does (True: a budget is shared): one round trip with Redis."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        token = cache.get(_token_key())
+        return (token if isinstance(token, str) else None), _take_budget(method, path)
+    reset_key, remaining_key = _bucket_keys(method, path)
+    keys = [backend.make_and_validate_key(k) for k in (_token_key(), remaining_key, reset_key)]
+    redis_cache: Any = backend._cache  # Django's RedisCacheClient: its client and serializer
+    client = redis_cache.get_client(keys[0], write=True)
+    raw_token, left, raw_reset = client.register_script(_TAKE_SCRIPT)(keys=keys)
+    token = redis_cache._serializer.loads(raw_token) if raw_token is not None else None
+    if left is not None and left < 0:
+        reset = redis_cache._serializer.loads(raw_reset) if raw_reset is not None else None
+        _spent(method, path, reset)
+    return (token if isinstance(token, str) else None), left is not None
+
+
+def _spent(method: str, path: str, reset: object) -> None:
+    """The shared budget is spent: wait for a reset at most SHORT_WAIT seconds away, or raise
+    RateLimited; go ahead when the reset is unknown or past."""
     now = time.time()
-    reset = cache.get(reset_key)
     if not isinstance(reset, int | float) or reset <= now:
         return
     wait = reset - now
@@ -268,8 +328,10 @@ def _take_budget(method: str, path: str) -> None:
         return
     if wait <= SHORT_WAIT:
         logger.debug("%s %s waits %.1fs for the rate limit to reset", method, path, wait)
+        metrics.observe_rate_wait("budget", wait)
         time.sleep(wait)
         return
+    metrics.observe_budget_refused(path)
     raise RateLimited(
         "Org Desk has used up its Management API rate limit for this kind of request "
         "(Auth0 answers 429 Too Many Requests until it resets).",
@@ -315,16 +377,20 @@ def _send(
     params: list[tuple[str, str | int]] | None = None,
     json_body: Any = None,
     form: dict[str, str] | None = None,
+    budget_shared: bool | None = None,
 ) -> requests.Response:
-    """One HTTP exchange, with short 429 waits retried; transport failures become Unavailable."""
+    """One HTTP exchange, with short 429 waits retried; transport failures become Unavailable.
+
+    `budget_shared`: an api call's budget request was already reserved (`_token_and_budget`),
+    and whether a budget is shared for its endpoint; None: reserve it here."""
     url = str(settings.AUTH0_BASE_URL).rstrip("/") + path
     read_timeout = float(settings.AUTH0_TIMEOUT)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     retries = PATIENT_429_RETRIES if is_patient() else MAX_429_RETRIES
+    shared = bool(budget_shared)
     for attempt in range(retries + 1):
-        if kind == "api" and attempt == 0:  # a retry has already waited as Auth0 asked
-            with metrics.budget_check(path):
-                _take_budget(method, path)
+        if kind == "api" and attempt == 0 and budget_shared is None:
+            shared = _take_budget(method, path)  # a retry has already waited as Auth0 asked
         started = time.perf_counter()
         try:
             response = _session_for_settings().request(
@@ -352,7 +418,7 @@ def _send(
         metrics.observe_upstream(path, response.status_code, ms / 1000, response.headers)
         logger.debug("%s %s %s %.0fms", method, path, response.status_code, ms)
         if kind == "api":
-            _note_budget(response, method, path)
+            shared = _note_budget(response, method, path, shared) or shared
         if response.status_code != 429:
             return response
         wait, reset_at = _rate_wait(response)
@@ -491,8 +557,17 @@ def call(
     `no_content`: the reference documents 204 No Content; any other success answer (a body
     Org Desk cannot vouch for, from a proxy say) is a bad response, not a success."""
     full_path = "/api/v2" + path
-    token = _access_token()
-    response = _send(method, full_path, kind="api", token=token, params=params, json_body=json_body)
+    cached, shared = _token_and_budget(method, full_path)
+    token = cached or _access_token()
+    response = _send(
+        method,
+        full_path,
+        kind="api",
+        token=token,
+        params=params,
+        json_body=json_body,
+        budget_shared=shared,
+    )
     if response.status_code == 401:
         # Revoked, expired early or signed with a rotated key: one fresh token, one retry.
         token = _access_token(reject=token)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+from typing import Any
 
 from django import template
 from django.utils.safestring import SafeString
@@ -41,3 +42,19 @@ def hx_vals(value: object, name: str) -> SafeString:
     Escaped here for the attribute (quotes, `<`, `&` become entities, so htmx reads back the
     exact string) and marked safe, so autoescaping does not pay for a second look."""
     return SafeString(html.escape(f"{{{json.dumps(name)}: {json.dumps(str(value))}}}"))
+
+
+@register.simple_tag(takes_context=True)
+def member_row(context: template.Context, member: Any) -> SafeString:
+    """A member's row of the members part (orgs/member_rows.py)."""
+    from orgs import member_rows
+
+    return member_rows.member_row(context, member)
+
+
+@register.simple_tag(takes_context=True)
+def roles_cell(context: template.Context, member: Any) -> SafeString:
+    """A member's roles cell (orgs/member_rows.py)."""
+    from orgs import member_rows
+
+    return member_rows.roles_cell(context, member)

@@ -289,7 +289,9 @@ def test_entries_written_at_once_make_one_unbroken_chain(monkeypatch) -> None:
             start.wait()
             for j in range(EACH):
                 entry = make_entry(outcome=Outcome.PENDING, member_id=f"auth0|{i}-{j}")
-                assert AuditEntry.objects.seal(entry.pk, outcome=Outcome.SUCCESS) == 1
+                written = entry if j % 2 else None  # both ways of sealing, as Recording does
+                sealed = AuditEntry.objects.seal(entry.pk, written=written, outcome=Outcome.SUCCESS)
+                assert sealed == 1
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -401,7 +403,9 @@ def test_the_audit_logger_writes_the_json_alone_and_apart() -> None:
     logger = logging.getLogger("orgdesk.audit")
     assert logger.isEnabledFor(logging.INFO) and logger.propagate is False
     [handler] = [h for h in logger.handlers if not type(h).__module__.startswith("_pytest")]
-    assert type(handler) is logging.StreamHandler  # standard error, without AUDIT_LOG_FILE
+    # Standard error, without AUDIT_LOG_FILE (the tests' kind follows stderr as pytest swaps it).
+    assert isinstance(handler, logging.StreamHandler)
+    assert not isinstance(handler, logging.FileHandler)
     record = logger.makeRecord("orgdesk.audit", logging.INFO, __file__, 1, '{"id": 1}', (), None)
     assert handler.format(record) == '{"id": 1}'
 
@@ -501,3 +505,40 @@ def test_postgres_with_the_trigger_off_an_edit_is_caught(db) -> None:
         cursor.execute(f"ALTER TABLE {TABLE} ENABLE TRIGGER USER")
     assert f"broken at entry #{first.pk} (created" in verify_fails()
     refused(f"UPDATE {TABLE} SET org_name = 'Acme' WHERE id = %s", [first.pk])  # on again
+
+
+# --- Sealing what this process wrote: one statement ---------------------------------------------
+
+
+@pytest.mark.django_db
+def test_sealing_the_written_entry_is_one_update_and_the_chain_still_verifies(
+    django_assert_num_queries, django_capture_on_commit_callbacks, siem
+) -> None:
+    written = make_entry(outcome=Outcome.PENDING, before={"x": 1.0})
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        django_assert_num_queries(1) as captured,  # no read-back, no transaction around it
+    ):
+        sealed = AuditEntry.objects.seal(
+            written.pk, written=written, outcome=Outcome.SUCCESS, after={"y": [1, "z"]}
+        )
+    assert sealed == 1
+    assert captured.captured_queries[0]["sql"].startswith("UPDATE")
+    stored = AuditEntry.objects.get(pk=written.pk)
+    assert (stored.outcome, stored.after) == (Outcome.SUCCESS, {"y": [1, "z"]})
+    assert stored.seal_hash == chain.seal_hash(stored)
+    [line] = [r.getMessage() for r in siem if r.name == "orgdesk.audit"]
+    assert json.loads(line)["seal_hash"] == stored.seal_hash
+    assert "Checked 1 entry (0 pending): the chain is intact." in verify()
+    # sealed once: a second seal from the same written entry matches nothing
+    assert AuditEntry.objects.seal(written.pk, written=written, outcome=Outcome.FAILED) == 0
+
+
+@pytest.mark.django_db
+def test_sealing_the_written_entry_matches_only_the_row_it_wrote() -> None:
+    written = make_entry(outcome=Outcome.PENDING)
+    other = make_entry(outcome=Outcome.PENDING)
+    forged = AuditEntry.objects.get(pk=other.pk)
+    forged.pk = written.pk  # the hash of another row: the stored row is not the one written
+    assert AuditEntry.objects.seal(written.pk, written=forged, outcome=Outcome.SUCCESS) == 0
+    assert AuditEntry.objects.get(pk=written.pk).outcome == Outcome.PENDING

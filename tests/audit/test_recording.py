@@ -506,3 +506,29 @@ def test_sqlite_without_immediate_transactions_would_be_reported(monkeypatch) ->
     # (on a Postgres test run the check has nothing to say: pretend the database is SQLite)
     monkeypatch.setitem(settings.DATABASES["default"], "ENGINE", "django.db.backends.sqlite3")
     assert [m.id for m in sqlite_transactions_take_the_write_lock()] == ["adminsite.E002"]
+
+
+def test_a_removal_after_its_confirm_step_reads_the_stash_and_the_org_name_at_once(
+    operator_client, tenant, acme, monkeypatch
+) -> None:
+    from django.core.cache import cache
+
+    from adminsite.audit import recording
+
+    conn = enabled_by_name(acme, "acme-saml")
+    operator_client.get(reverse("orgs:detail", args=[acme]))  # remembers the display name
+    url = reverse("connections:remove", args=[acme, conn.connection_id])
+    operator_client.get(url, headers=HTMX)
+    reads: list[str] = []
+
+    class Counting:
+        def __getattr__(self, name: str):
+            if name in ("get", "get_many"):
+                reads.append(name)
+            return getattr(cache, name)
+
+    monkeypatch.setattr(recording, "cache", Counting())
+    r = operator_client.post(url, headers=HTMX)
+    assert "Removed the connection acme-saml" in body(r)
+    assert reads == ["get_many"]  # the stash and the organization's name: one cache read
+    assert only_entry().org_name == "Acme Corporation"

@@ -47,7 +47,10 @@ def focused(page: Page) -> Locator:
 
 
 def press_until(page: Page, key: str, locator: Locator, limit: int = 80) -> int:
-    """Press `key` until `locator` has focus; the number of presses."""
+    """Press `key` until `locator` has focus; the number of presses. Like a person, it starts
+    once what it aims for is on the page and htmx has settled what came in."""
+    locator.wait_for(state="attached")
+    htmx_idle(page)
     for count in range(1, limit + 1):
         page.keyboard.press(key)
         if locator.evaluate("e => e === document.activeElement"):

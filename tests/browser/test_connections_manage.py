@@ -92,6 +92,7 @@ def test_enable_then_edit_a_connection_with_keys(operator_page: Page, site: str,
     page.keyboard.press("Escape")
     expect(edit).to_be_focused()
     page.keyboard.press("Enter")  # open again, from what Auth0 says now
+    expect(membership).to_be_focused()  # the step is in and bound: Tab starts from here
     expect(membership).to_be_checked()
     signup = editing.get_by_role("checkbox", name=re.compile("Signup"))
     press_until(page, "Tab", signup, limit=3)

@@ -299,3 +299,25 @@ def test_confirm_steps_post_no_name(operator_client, tenant, acme) -> None:
         ).content.decode()
         assert field in body and conn.name in body  # the form, naming the connection
         assert 'name="name"' not in body  # but the name is not posted back
+
+
+def test_toggle_answers_with_the_row_from_auth0s_answer_not_a_cache_reread(
+    operator_client, tenant, acme, monkeypatch
+) -> None:
+    index = auth0.domain_connection_index()
+    conn = next(
+        e
+        for e in auth0.list_enabled_connections(org_id=acme)
+        if not index[e.connection_id].is_domain_connection
+    )
+    url = reverse("connections:domain-level", args=[acme, conn.connection_id])
+    operator_client.get(url, headers=HTMX)  # the confirm step
+
+    def reread(request):  # the row after the change must not come from here
+        raise AssertionError("the connection index was read again for the answer")
+
+    monkeypatch.setattr("connections.views.domain_levels", reread)
+    r = operator_client.post(url, {"is_domain_connection": "true"}, headers=HTMX)
+    body = r.content.decode()
+    assert f'id="conn-{conn.connection_id}"' in body
+    assert "Not domain-level" not in body and "Domain-level" in body

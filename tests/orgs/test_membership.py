@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from adminsite import auth0
 from adminsite.audit.models import Action, AuditEntry, Outcome
-from orgs import membership
+from orgs import membership, names
 from tests.helpers import HTMX, api_calls, mutations, org_id
 
 SAM = "sam.lee@shared.example"  # two accounts (a database one and a Google one)
@@ -464,3 +464,21 @@ def test_more_than_ten_people_are_added_in_batches_of_ten(operator_client, tenan
     entry = AuditEntry.objects.get(action=Action.ADD_MEMBERS)
     assert entry.outcome == Outcome.SUCCESS and isinstance(entry.after, dict)
     assert [b["outcome"] for b in entry.after["batches"]] == ["added"] * 3
+
+
+def test_listing_members_writes_no_session_and_keeps_each_organization(
+    operator_client, tenant, acme
+) -> None:
+    """Who was listed as a member is kept per organization with the names index (one cache
+    read and write with the names), not in the session: looking at another organization's
+    members forgets nothing, and a members page seen before saves no session (a new page saves
+    only the pager's way back, orgs/paging.py)."""
+    big = org_id("big-co")
+    for org in (acme, big):
+        operator_client.get(reverse("orgs:members", args=[org]), headers=HTMX)
+    for org in (acme, big, acme):
+        r = operator_client.get(reverse("orgs:members", args=[org]), headers=HTMX)
+        assert r.status_code == 200 and "sessionid" not in r.cookies
+    listed = {m.user_id for m in auth0.list_members(org_id=acme, take=50).members}
+    assert listed and listed <= names.members_seen(acme)
+    assert names.members_seen(big) and not names.members_seen(big) & listed

@@ -133,9 +133,9 @@ def test_rows_escape_every_value_of_an_organization() -> None:
 
 
 def test_operator_group_is_asked_at_most_once_per_request(client, tenant, django_user_model):
-    """For a member of the operators group (not a superuser) the question is a query: a page
-    asks it once however many templates it renders, the table part that never shows it not
-    at all."""
+    """For a member of the operators group (not a superuser) with a password (a local account,
+    never cached: adminsite.usercache) the question is a query: a page asks it once however
+    many templates it renders, the table part that never shows it not at all."""
     user = django_user_model.objects.create_user("oscar", password="pw")
     user.groups.add(Group.objects.get_or_create(name=OPERATORS_GROUP)[0])
     client.force_login(user)

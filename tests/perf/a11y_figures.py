@@ -2,7 +2,7 @@
 
 Org Desk runs on Django's live-server thread in this process (a throwaway test database, nothing
 written to the project) and talks over real HTTP to the sandbox tenant served from another
-process, seeded like the tests' (tests/perf/bench.py's `Sandbox` and `Bench.activate`). A
+process, seeded like the tests' (tests/perf/bench.py's `SandboxTenant`). A
 signed-in operator's browser opens each page and state of `PAGE_STATES`
 (tests/browser/helpers.py, the same steps as tests/browser/test_accessibility.py) and this prints:
 
@@ -108,7 +108,7 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     from tests.conftest import CHROMIUM
-    from tests.perf.bench import Bench
+    from tests.perf.bench import SandboxTenant
 
     logging.getLogger("django.request").setLevel(logging.ERROR)  # the 404 page is meant
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "localhost"]
@@ -118,11 +118,9 @@ def main() -> int:
     }
     # A file database (tests.settings): the live server's threads each open their own connection.
     test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    operator = get_user_model().objects.create_user(
-        "olivia", password="pw-operator", is_superuser=True
-    )
+    get_user_model().objects.create_user("olivia", password="pw-operator", is_superuser=True)
     print("Seeding the sandbox tenant as the tests do …", flush=True)
-    tenant = Bench(settings.SANDBOX_ORGANIZATIONS, settings.SANDBOX_BIG_ORG_MEMBERS, operator)
+    tenant = SandboxTenant(settings.SANDBOX_ORGANIZATIONS, settings.SANDBOX_BIG_ORG_MEMBERS)
     tenant.activate()
     server = LiveServerThread("localhost", StaticFilesHandler)
     server.daemon = True

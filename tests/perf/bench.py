@@ -1,40 +1,63 @@
-"""`make bench`: what each page and action of Org Desk costs, at a small and at a big tenant.
+"""`make bench`: what each page and action of Org Desk costs where people wait, in production's
+configuration, at a small and at a big tenant.
 
-The sandbox tenant is served over real HTTP from a separate process (like Auth0, it is not Org
-Desk's work) with a latency per Management API call (BENCH_LATENCY milliseconds, default 50).
-Org Desk is pointed at it like at Auth0 and driven in this process through Django's test client
-by a signed-in operator (a throwaway in-memory SQLite database: nothing is written to the
-project). For each page and action the bench reads what the server measured itself, from the
-headers of adminsite.middleware.UpstreamTimingMiddleware (`Server-Timing: app;dur=...,
-upstream;dur=...` and `X-Upstream-Calls`, token calls excluded), and prints upstream calls,
-median and 95th-percentile server time, Org Desk's own time (server time minus upstream time),
-its share of the total, and the bytes of HTML sent; at 100 organizations / 100 members and at
-20,000 organizations / 5,000 members, measured in turn. Then it checks its targets,
-prints PASS or FAIL for each, and exits with status 1 if any target fails.
+Everything runs on loopback and is thrown away at the end: a PostgreSQL cluster
+(tests/pgcluster.py), a redis-server, and for each tenant size the sandbox tenant served over
+HTTP from its own process (like Auth0, it is not Org Desk's work) with BENCH_LATENCY
+milliseconds per Management API call (default 50), and gunicorn (`gunicorn.conf.py`: 2 workers
+× 4 threads, DEBUG off) pointed at it like at Auth0, with `DATABASE_URL` on the cluster and
+`CACHE_URL` on Redis. A browser stand-in drives each gunicorn over one keep-alive connection
+(http.client), as the SSO proxy would: the SSO headers of an operator on every request and the
+session and CSRF cookies kept from answer to answer.
 
-    .venv/bin/python -m tests.perf.bench     # or: make bench [BENCH_LATENCY=50] [BENCH_ROUNDS=20]
+For each page and action it times the request at the client socket, from sending the request
+to the last byte of the answer, and reads what the server measured itself from the headers of
+adminsite.middleware.UpstreamTimingMiddleware (`Server-Timing: app;dur=...,
+upstream;dur=...` and `X-Upstream-Calls`, token calls excluded). It prints upstream calls,
+median and 95th-percentile total time at the socket, the upstream time, Org Desk's own time
+(total minus upstream, median and p95), its share of the total, the time inside the view stack
+(`app;dur`, what the old bench reported) and the bytes of HTML sent; at 100 organizations /
+100 members and at 20,000 organizations / 5,000 members, rounds interleaved, after one warm-up
+round that is not counted. Then it checks its targets, prints PASS or FAIL for each, and exits
+with status 1 if any target fails.
 
-The wall column is the time the test client waited, which also covers the middleware outside
-UpstreamTimingMiddleware (sessions, authentication, CSRF, messages).
+    .venv/bin/python -m tests.perf.bench     # or: make bench [BENCH_LATENCY=50] [BENCH_ROUNDS=15]
+
+Needs Debian's `postgresql` and `redis-server` (`make system-deps`).
 """
 
 from __future__ import annotations
 
+import http.client
 import multiprocessing
 import os
+import secrets
+import shutil
+import signal
+import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+ROOT = Path(__file__).resolve().parents[2]
 LATENCY_MS = float(os.environ.get("BENCH_LATENCY", "50"))
-ROUNDS = max(3, int(os.environ.get("BENCH_ROUNDS", "20")))
+ROUNDS = max(3, int(os.environ.get("BENCH_ROUNDS", "15")))
 SIZES = ((100, 100), (20_000, 5_000))  # (organizations, members of the big organization)
 HTMX = {"HX-Request": "true"}
+# Who the SSO proxy says the person is: an operator by their group.
+OPERATOR_EMAIL = "bench-operator@bench.example"
+OPERATOR_GROUP = "org-desk-operators"
 
 # Targets: upstream calls per request (token excluded), mutations per action.
 PAGE_CALLS = {
@@ -70,8 +93,8 @@ INVITATION_ACTIONS = {"invite": (1, 2), "revoke invitation": (1, 1), "resend inv
 # POST members, POST their roles, then the members list again; removing after its confirm step.
 MULTI_ACTIONS = {"add member with a role": (2, 3), "remove member": (1, 1)}
 PAGE_CALLS |= {"add members form": 1, "add members review (1 line)": 1, "confirm remove member": 1}
-OWN_SHARE = 0.10  # own time at most 10% of the total at 50 ms latency
-OWN_MEDIAN_MS = 20.0
+OWN_SHARE = 0.10  # own time at most 10% of the total at 50 ms per upstream call ...
+OWN_MEDIAN_MS = 8.0  # ... and under 8 ms (median)
 SCALE = 1.2  # 20,000 organizations within 1.2x of 100
 
 
@@ -79,9 +102,9 @@ SCALE = 1.2  # 20,000 organizations within 1.2x of 100
 class Sample:
     calls: int
     mutations: int
-    app_ms: float
-    upstream_ms: float
-    wall_ms: float
+    view_ms: float  # Server-Timing app;dur: inside the middleware stack, upstream excluded
+    upstream_ms: float  # Server-Timing upstream;dur
+    total_ms: float  # at the client socket: request sent to the answer's last byte
     size: int
     status: int
 
@@ -108,12 +131,17 @@ class Row:
         return min(s.mutations for s in self.samples), max(s.mutations for s in self.samples)
 
 
-def server_ms(s: Sample) -> float:
-    return s.app_ms + s.upstream_ms
+def total_ms(s: Sample) -> float:
+    return s.total_ms
+
+
+def own_ms(s: Sample) -> float:
+    """Org Desk's own time: what the client waited minus the time spent upstream."""
+    return s.total_ms - s.upstream_ms
 
 
 def own_share(s: Sample) -> float:
-    return s.app_ms / server_ms(s) if server_ms(s) else 0.0
+    return own_ms(s) / s.total_ms if s.total_ms else 0.0
 
 
 def parse_timing(header: str) -> tuple[float, float]:
@@ -125,6 +153,37 @@ def parse_timing(header: str) -> tuple[float, float]:
             if param.startswith("dur="):
                 found[name] = float(param[4:])
     return found["app"], found["upstream"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes], what: str, seconds: float = 60
+) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{what} stopped at start-up (exit status {process.returncode}).")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"{what} did not listen on port {port} within {seconds:g} s.")
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _serve_sandbox(organizations: int, members: int, ready: Any, stop: Any) -> None:
@@ -152,7 +211,7 @@ class Sandbox:
             target=_serve_sandbox, args=(organizations, members, ready, self._stop), daemon=True
         )
         self._process.start()
-        self.url, self.seed_seconds = ready.get(timeout=120)
+        self.url, self.seed_seconds = ready.get(timeout=180)
         self._http = requests.Session()
         self.log: list[dict[str, Any]] = []  # every request the tenant received
 
@@ -174,18 +233,14 @@ class Sandbox:
         self._http.close()
 
 
-class Bench:
-    """One tenant size: a sandbox over HTTP, Org Desk pointed at it, an operator's browser."""
+class SandboxTenant:
+    """A sandbox tenant over HTTP that this process's Org Desk code (the service module, for
+    set-up and tidying) is pointed at like at Auth0; tests/perf/a11y_figures.py uses it too."""
 
-    def __init__(self, organizations: int, members: int, operator: Any) -> None:
-        from django.test import Client
-
+    def __init__(self, organizations: int, members: int) -> None:
         self.sandbox = Sandbox(organizations, members)
         self.seed_seconds = self.sandbox.seed_seconds
         self.organizations, self.members = organizations, members
-        self.client = Client()
-        self.client.force_login(operator)
-        self.rows: dict[str, Row] = {}
 
     def activate(self) -> None:
         """Point Org Desk at this tenant (the cache keys token, index and budget per tenant)."""
@@ -201,21 +256,203 @@ class Bench:
     def close(self) -> None:
         self.sandbox.close()
 
+
+# --- the browser stand-in -----------------------------------------------------------------------
+
+
+class Response:
+    """What the browser stand-in got: status, headers (any case), body, and the time it took."""
+
+    def __init__(self, status: int, headers: dict[str, str], content: bytes, ms: float) -> None:
+        self.status_code, self.headers, self.content, self.ms = status, headers, content, ms
+
+    def __getitem__(self, name: str) -> str:
+        return self.headers[name.lower()]
+
+
+class Browser:
+    """One keep-alive connection to Org Desk, as through the SSO proxy: the proxy's headers on
+    every request, cookies kept, CSRF token sent on POST like htmx does. Timed at the socket."""
+
+    IDLE = 2.0  # gunicorn closes idle keep-alive connections after 5 s: reconnect before that
+
+    def __init__(
+        self, port: int, email: str = OPERATOR_EMAIL, groups: str = OPERATOR_GROUP
+    ) -> None:
+        self.port = port
+        self.sso = {"X-Forwarded-Email": email, "X-Forwarded-Groups": groups}
+        self.cookies: dict[str, str] = {}
+        self._conn: http.client.HTTPConnection | None = None
+        self._used = 0.0
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None or time.monotonic() - self._used > self.IDLE:
+            self.close()
+            self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            self._conn.connect()  # not timed: a browser's connection to the proxy is open
+            self._conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def get(self, path: str, params: dict[str, Any] | None = None, **kw: Any) -> Response:
+        query = urlencode(params or {}, doseq=True)
+        return self.request("GET", f"{path}?{query}" if query else path, None, kw.get("headers"))
+
+    def post(self, path: str, data: dict[str, Any] | None = None, **kw: Any) -> Response:
+        body = urlencode(data or {}, doseq=True).encode()
+        return self.request("POST", path, body, kw.get("headers"))
+
+    def request(
+        self, method: str, path: str, body: bytes | None, extra: dict[str, str] | None
+    ) -> Response:
+        headers = {**self.sso, **(extra or {})}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if method == "POST":
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers["X-CSRFToken"] = self.cookies.get("csrftoken", "")
+        for attempt in range(2):
+            conn = self._connection()
+            try:
+                started = time.perf_counter()
+                conn.request(method, path, body=body, headers=headers)
+                answer = conn.getresponse()
+                content = answer.read()
+                ms = (time.perf_counter() - started) * 1000
+            except (http.client.RemoteDisconnected, ConnectionError, BrokenPipeError):
+                self.close()  # the server closed the idle connection first: again, on a new one
+                if attempt:
+                    raise
+                continue
+            break
+        self._used = time.monotonic()
+        for value in answer.headers.get_all("Set-Cookie") or []:
+            jar = SimpleCookie()
+            jar.load(value)
+            for name, morsel in jar.items():
+                if morsel["max-age"] == "0" or not morsel.value:
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = morsel.value
+        if answer.will_close:
+            self.close()
+        found = {k.lower(): v for k, v in answer.headers.items()}
+        return Response(answer.status, found, content, ms)
+
+
+# --- the production configuration ---------------------------------------------------------------
+
+
+class Services:
+    """PostgreSQL and Redis, thrown away at the end, and the environment gunicorn gets."""
+
+    def __init__(self) -> None:
+        from tests import pgcluster
+
+        if not shutil.which("redis-server"):
+            raise SystemExit("The bench needs redis-server: `make system-deps` installs it.")
+        self.tmp = Path(tempfile.mkdtemp(prefix="orgdesk-bench-"))
+        self.redis_port = free_port()
+        self.redis = subprocess.Popen(
+            ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1"]
+            + ["--save", "", "--appendonly", "no", "--dir", str(self.tmp)],
+            stdout=subprocess.DEVNULL,
+        )
+        self.cluster: Any = None
+        try:
+            wait_for_port(self.redis_port, self.redis, "redis-server")
+            self.cluster = pgcluster.start()
+        except BaseException:
+            self.close()
+            raise
+        self.cache_url = f"redis://127.0.0.1:{self.redis_port}/0"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "adminsite.settings",
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "DATABASE_URL": self.cluster.url,
+            "CACHE_URL": self.cache_url,
+            "SSO_USER_HEADER": "X-Forwarded-Email",
+            "SSO_GROUPS_HEADER": "X-Forwarded-Groups",
+            "SSO_OPERATOR_GROUPS": OPERATOR_GROUP,
+            "SSO_TRUSTED_PROXIES": "127.0.0.1/32",
+            # Plain http on loopback: the proxy does TLS.
+            "SESSION_COOKIE_SECURE": "false",
+            "CSRF_COOKIE_SECURE": "false",
+            "SECURE_HSTS_SECONDS": "0",
+            "SECURE_SSL_REDIRECT": "false",
+            # Any tenant's settings, for migrate and collectstatic; each gunicorn gets its own.
+            "AUTH0_SANDBOX": "false",
+            "AUTH0_DOMAIN": "http://127.0.0.1:9",
+            "AUTH0_CLIENT_ID": "org-desk-sandbox",
+            "AUTH0_CLIENT_SECRET": "sandbox-secret",
+        }
+        for command in (
+            ["migrate", "--noinput", "-v", "0"],
+            ["collectstatic", "--noinput", "-v", "0"],
+        ):
+            subprocess.run(
+                [sys.executable, "manage.py", *command], cwd=ROOT, env=self.env, check=True
+            )
+
+    def gunicorn(self, auth0_url: str) -> tuple[subprocess.Popen[bytes], int]:
+        """gunicorn as configured for production, pointed at `auth0_url`; access log kept."""
+        port = free_port()
+        log = open(self.tmp / f"gunicorn-{port}.log", "wb")  # noqa: SIM115 (kept open for it)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "adminsite.wsgi"],
+            cwd=ROOT,
+            env={**self.env, "AUTH0_DOMAIN": auth0_url, "GUNICORN_BIND": f"127.0.0.1:{port}"},
+            stdout=subprocess.DEVNULL,  # the access log: written, as in production, not kept
+            stderr=log,
+        )
+        wait_for_port(port, process, "gunicorn")
+        return process, port
+
+    def close(self) -> None:
+        from tests import pgcluster
+
+        if self.cluster is not None:
+            pgcluster.stop(self.cluster)
+        stop_process(self.redis)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class Bench(SandboxTenant):
+    """One tenant size: a sandbox over HTTP, gunicorn pointed at it, an operator's browser."""
+
+    def __init__(self, organizations: int, members: int, services: Services) -> None:
+        super().__init__(organizations, members)
+        self.services = services
+        self.gunicorn, self.port = services.gunicorn(self.sandbox.url)
+        self.client = Browser(self.port)
+        self.rows: dict[str, Row] = {}
+        self.recording = True
+
+    def close(self) -> None:
+        self.client.close()
+        stop_process(self.gunicorn)
+        super().close()
+
     # --- measuring ------------------------------------------------------------------------------
 
     def measure(self, name: str, send: Callable[[], Any], *, partial: bool = True) -> Any:
         self.sandbox.drain()
-        started = time.perf_counter()
         response = send()
-        wall = (time.perf_counter() - started) * 1000
-        app, upstream = parse_timing(response["Server-Timing"])
+        view, upstream = parse_timing(response["Server-Timing"])
         sent = [r for r in self.sandbox.drain() if r["raw_path"].startswith("/api/v2/")]
         sample = Sample(
             calls=int(response["X-Upstream-Calls"]),
             mutations=sum(r["method"] != "GET" for r in sent),
-            app_ms=app,
+            view_ms=view,
             upstream_ms=upstream,
-            wall_ms=wall,
+            total_ms=response.ms,
             size=len(response.content),
             status=response.status_code,
         )
@@ -224,18 +461,24 @@ class Bench:
                 f"{name}: HTTP {response.status_code}, {sample.calls} calls counted by Org Desk, "
                 f"{len(sent)} seen by the sandbox:\n{response.content.decode()[:2000]}"
             )
-        self.rows.setdefault(name, Row(name, partial)).samples.append(sample)
+        if self.recording:
+            self.rows.setdefault(name, Row(name, partial)).samples.append(sample)
         return response
 
     # --- the scenario ---------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Cold start (eight workers race for the token), then find what the rounds use."""
+        """Cold start (eight requests race for the token), then find what the rounds use."""
         from adminsite import auth0
 
         self.activate()
         self.sandbox.set_latency(0.0)  # set-up walks lists; only measured requests pay latency
         self.token_race()
+        self.client.get("/orgs/")  # signed in by the proxy's headers: the session cookie
+        if "sessionid" not in self.client.cookies or "csrftoken" not in self.client.cookies:
+            raise SystemExit(
+                f"No session or CSRF cookie after the first page: {self.client.cookies}"
+            )
         self.acme = auth0.get_organization_by_name(name="acme").id
         self.big = big = auth0.get_organization_by_name(name="big-co").id
         # The last page of each list: it must cost what the first one does.
@@ -494,20 +737,27 @@ class Bench:
             cursor = page.next
 
     def token_race(self) -> None:
-        """Eight workers start cold at once: the cache must let exactly one fetch a token."""
-        from adminsite import auth0
-
+        """Eight people open Org Desk at once on a cold cache (both workers, every thread): the
+        cache must let exactly one fetch a token."""
         barrier = threading.Barrier(8)
+        failures: list[str] = []
 
-        def worker() -> None:
+        def person(n: int) -> None:
+            browser = Browser(self.port, email=f"racer{n}@bench.example")
+            browser._connection()
             barrier.wait()
-            auth0.get_organization_by_name(name="acme")
+            answer = browser.get("/orgs/")
+            browser.close()
+            if answer.status_code != 200:
+                failures.append(f"racer {n}: HTTP {answer.status_code}")
 
-        threads = [threading.Thread(target=worker) for _ in range(8)]
+        threads = [threading.Thread(target=person, args=(n,)) for n in range(8)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+        if failures:
+            raise SystemExit("The cold start failed: " + ", ".join(failures))
 
     def token_requests(self) -> int:
         return sum(r["raw_path"] == "/oauth/token" for r in self.sandbox.log)
@@ -518,13 +768,14 @@ class Bench:
 
 def table(bench: Bench) -> list[str]:
     head = (
-        f"{'':32} {'calls':>5} {'server med':>10} {'p95':>7} {'own med':>8} {'p95':>6} "
-        f"{'own %':>6} {'wall med':>9} {'bytes':>7}"
+        f"{'':32} {'calls':>5} {'total med':>9} {'p95':>6} {'upstream':>8} {'own med':>7} "
+        f"{'p95':>5} {'own %':>6} {'in-view':>7} {'bytes':>7}"
     )
     lines = [
         f"{bench.organizations:,} organizations, {bench.members:,} members in big-co "
         f"(seeded in {bench.seed_seconds:.2f} s), {LATENCY_MS:g} ms per upstream call, "
-        f"{ROUNDS} rounds; times in ms",
+        f"{ROUNDS} rounds; times in ms at the client socket (own = total - upstream; "
+        "in-view = Server-Timing app;dur)",
         head,
         "-" * len(head),
     ]
@@ -532,10 +783,10 @@ def table(bench: Bench) -> list[str]:
         lo, hi = row.calls
         calls = str(lo) if lo == hi else f"{lo}-{hi}"
         lines.append(
-            f"{row.name:32} {calls:>5} {row.median(server_ms):>10.1f} {row.p95(server_ms):>7.1f} "
-            f"{row.median(lambda s: s.app_ms):>8.1f} {row.p95(lambda s: s.app_ms):>6.1f} "
-            f"{100 * row.median(own_share):>5.1f}% {row.median(lambda s: s.wall_ms):>9.1f} "
-            f"{round(row.median(lambda s: s.size)):>7}"
+            f"{row.name:32} {calls:>5} {row.median(total_ms):>9.1f} {row.p95(total_ms):>6.1f} "
+            f"{row.median(lambda s: s.upstream_ms):>8.1f} {row.median(own_ms):>7.1f} "
+            f"{row.p95(own_ms):>5.1f} {100 * row.median(own_share):>5.1f}% "
+            f"{row.median(lambda s: s.view_ms):>7.1f} {round(row.median(lambda s: s.size)):>7}"
         )
     return lines
 
@@ -558,108 +809,114 @@ def bytes_lines(bench: Bench) -> list[str]:
     return lines
 
 
+def own_time_target(row: Row, latency_ms: float = LATENCY_MS) -> tuple[str, bool, str]:
+    """Own time (at the socket, minus upstream) under OWN_MEDIAN_MS median and at most
+    OWN_SHARE of the total; the share is judged only at 50 ms per call or more (with a faster
+    upstream the same own time is a bigger share)."""
+    own = row.median(own_ms)
+    share = row.median(own_share)
+    return (
+        f"{row.name}: own time < {OWN_MEDIAN_MS:g} ms median and <= {100 * OWN_SHARE:g}% of "
+        "the total",
+        own < OWN_MEDIAN_MS and (share <= OWN_SHARE or latency_ms < 50),
+        f"{own:.1f} ms, {100 * share:.1f}%",
+    )
+
+
+def calls_target(row: Row) -> tuple[str, bool, str]:
+    """Upstream calls (and changes, for actions) of a page or an action."""
+    lo, hi = row.calls
+    if row.name in INVITATION_ACTIONS or row.name in MULTI_ACTIONS:
+        changes, most = (INVITATION_ACTIONS | MULTI_ACTIONS)[row.name]
+        mlo, mhi = row.mutations
+        return (
+            f"{row.name}: exactly {changes} change(s), at most {most} calls",
+            mlo == mhi == changes and hi <= most,
+            f"{mlo}-{mhi} change(s), {lo}-{hi} calls",
+        )
+    if row.name in ACTIONS:
+        mlo, mhi = row.mutations
+        return (
+            f"{row.name}: exactly 1 change + at most 1 refresh",
+            mlo == mhi == 1 and hi <= 2,
+            f"{mlo}-{mhi} change(s), {lo}-{hi} calls",
+        )
+    target = PAGE_CALLS.get(row.name.replace(" (table part)", ""), 1)
+    return (
+        f"{row.name}: at most {target} upstream call(s), warm",
+        hi <= target,
+        f"{lo}-{hi} calls",
+    )
+
+
+def scale_target(name: str, small: Row, large: Row) -> tuple[str, bool, str]:
+    base, big = small.median(total_ms), large.median(total_ms)
+    return (
+        f"{name}: time at 20,000 orgs within {SCALE:g}x of 100",
+        big <= SCALE * base,
+        f"{big:.1f} ms vs {base:.1f} ms = {big / base:.2f}x",
+    )
+
+
 def check(small: Bench, large: Bench) -> list[tuple[str, bool, str]]:
     results: list[tuple[str, bool, str]] = []
     for bench in (small, large):
         label = f"{bench.organizations:,} orgs"
         for row in bench.rows.values():
-            lo, hi = row.calls
-            if row.name in INVITATION_ACTIONS or row.name in MULTI_ACTIONS:
-                changes, most = (INVITATION_ACTIONS | MULTI_ACTIONS)[row.name]
-                mlo, mhi = row.mutations
-                results.append(
-                    (
-                        f"{label}: {row.name}: exactly {changes} change(s), at most {most} calls",
-                        mlo == mhi == changes and hi <= most,
-                        f"{mlo}-{mhi} change(s), {lo}-{hi} calls",
-                    )
-                )
-            elif row.name in ACTIONS:
-                mlo, mhi = row.mutations
-                ok = mlo == mhi == 1 and hi <= 2
-                results.append(
-                    (
-                        f"{label}: {row.name}: exactly 1 change + at most 1 refresh",
-                        ok,
-                        f"{mlo}-{mhi} change(s), {lo}-{hi} calls",
-                    )
-                )
-            else:
-                target = PAGE_CALLS.get(row.name.replace(" (table part)", ""), 1)
-                results.append(
-                    (
-                        f"{label}: {row.name}: at most {target} upstream call(s), warm",
-                        hi <= target,
-                        f"{lo}-{hi} calls",
-                    )
-                )
-            own = row.median(lambda s: s.app_ms)
-            share = row.median(own_share)
-            results.append(
-                (
-                    f"{label}: {row.name}: own time < {OWN_MEDIAN_MS:g} ms median and "
-                    f"<= {100 * OWN_SHARE:g}% of the total",
-                    own < OWN_MEDIAN_MS and (share <= OWN_SHARE or LATENCY_MS < 50),
-                    f"{own:.1f} ms, {100 * share:.1f}%",
-                )
-            )
+            for name, ok, detail in (calls_target(row), own_time_target(row)):
+                results.append((f"{label}: {name}", ok, detail))
         tokens = bench.token_requests()
         results.append(
             (
-                f"{label}: one token request per token lifetime (8 cold workers, whole run)",
+                f"{label}: one token request per token lifetime (8 cold requests, whole run)",
                 tokens == 1,
                 f"{tokens} token request(s)",
             )
         )
     for name, row in large.rows.items():
-        base = small.rows[name].median(server_ms)
-        big = row.median(server_ms)
-        results.append(
-            (
-                f"{name}: time at 20,000 orgs within {SCALE:g}x of 100",
-                big <= SCALE * base,
-                f"{big:.1f} ms vs {base:.1f} ms = {big / base:.2f}x",
-            )
-        )
+        results.append(scale_target(name, small.rows[name], row))
     return results
 
 
-def main() -> int:
-    warnings.filterwarnings("ignore", message="No directory at")  # no collectstatic needed
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-    os.environ["TEST_CACHE_URL"] = os.environ.get("BENCH_CACHE_URL", "locmemcache://org-desk-bench")
+@contextmanager
+def bench_process_settings(cache_url: str) -> Iterator[None]:
+    """Django in this process, for URLs and the unmeasured set-up calls through the service
+    module: the same Redis cache as gunicorn (one token for both), no database."""
+    warnings.filterwarnings("ignore", message="No directory at")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    os.environ["TEST_CACHE_URL"] = cache_url
     import django
 
     django.setup()
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.db import connection
+    yield
 
-    # Not django.test.utils.setup_test_environment(): it instruments template rendering (the
-    # test client copies every template context), which is not what a server pays.
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    connection.settings_dict["TEST"]["NAME"] = None  # in-memory SQLite (tests use a file)
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    operator = get_user_model().objects.create_user(
-        "bench-operator", password="unused-" + os.urandom(8).hex(), is_superuser=True
-    )
+
+def main() -> int:
+    print("Starting PostgreSQL and Redis, migrating …", flush=True)
+    services = Services()
     benches: list[Bench] = []
     try:
-        for organizations, members in SIZES:
-            print(f"Seeding {organizations:,} organizations and {members:,} members …", flush=True)
-            benches.append(Bench(organizations, members, operator))
-            benches[-1].prepare()
-        print(f"Measuring {ROUNDS} rounds, the two tenants in turn …", flush=True)
-        for _ in range(ROUNDS):
-            for bench in benches:  # interleaved: a change in the machine's load hits both
+        with bench_process_settings(services.cache_url):
+            for organizations, members in SIZES:
+                print(
+                    f"Seeding {organizations:,} organizations and {members:,} members, "
+                    "starting gunicorn …",
+                    flush=True,
+                )
+                benches.append(Bench(organizations, members, services))
+                benches[-1].prepare()
+            print(f"Measuring 1 warm-up round and {ROUNDS} rounds, interleaved …", flush=True)
+            for bench in benches:
+                bench.recording = False
                 bench.round()
+                bench.recording = True
+            for _ in range(ROUNDS):
+                for bench in benches:  # interleaved: a change in the machine's load hits both
+                    bench.round()
     finally:
         for bench in benches:
             bench.close()
+        services.close()
     small, large = benches
     print()
     for bench in benches:

@@ -1,0 +1,39 @@
+"""Django's Redis cache backend, with one redis-py client per server instead of one per call.
+
+Django's RedisCacheClient builds a new `redis.Redis` around its connection pool for every cache
+call; with redis-py 8 that object costs more to build than a round trip on loopback takes (its
+constructor sets up retries, encoders, callbacks). The clients built here are kept and reused:
+a `redis.Redis` is safe to share between threads (each command takes a connection from the
+pool), so nothing else changes. CACHE_URL=redis://... selects it (adminsite/settings.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+
+
+class ReusedClients(RedisCacheClient):
+    """RedisCacheClient whose `get_client` returns the same client for the same pool."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, Any] = {}
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        django_client: Any = self  # its private helpers are not in django-stubs
+        index = django_client._get_connection_pool_index(write)
+        client = self._clients.get(index)
+        if client is None:
+            pool = django_client._get_connection_pool(write)
+            client = self._clients.setdefault(index, django_client._client(connection_pool=pool))
+        return client
+
+
+class Cache(RedisCache):
+    """django.core.cache.backends.redis.RedisCache with ReusedClients."""
+
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        super().__init__(server, params)
+        self._class = ReusedClients
