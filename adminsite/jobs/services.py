@@ -257,7 +257,20 @@ def progress(job: Job) -> dict[str, Any]:
         "percent": int(100 * job.done / job.total) if job.total else 0,
         "rate_per_minute": round(rate * 60, 1) if rate else None,
         "seconds_left": round(left) if left is not None and job.is_active else None,
+        "time_left": duration(left) if left is not None and job.is_active else "",
     }
+
+
+def duration(seconds: float) -> str:
+    """ "45 s", "3 min 20 s", "2 h 05 min": how long, as a person reads it."""
+    total = max(0, round(seconds))
+    if total < 60:
+        return f"{total} s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 def estimate_seconds(kind: Kind, count: int) -> float:
@@ -268,3 +281,45 @@ def estimate_seconds(kind: Kind, count: int) -> float:
     calls = count * (2 if kind == Kind.ADD_MEMBERS else 1)
     lim = pacing.limit(group)
     return max(0.0, calls - pacing.jobs_burst(group)) * lim.interval
+
+
+# --- What the pages show (adminsite/jobs/views.py) ----------------------------------------------
+
+
+def job_context(job: Job, page_number: str | None) -> dict[str, Any]:
+    """A job's page: the job, its progress and, once it has ended, a page of its items."""
+    from django.core.paginator import Paginator
+
+    context: dict[str, Any] = {"job": job, "progress": progress(job)}
+    if not job.is_active:
+        if job.kind != Kind.EXPORT_MEMBERS:
+            items = job.items.order_by("position")
+            context["items"] = Paginator(items, 500).get_page(page_number)
+            context["retryable"] = items.filter(
+                outcome__in=(ItemOutcome.FAILED, ItemOutcome.NOT_SENT)
+            ).count()
+        context["export"] = export_file(job) is not None
+    return context
+
+
+def export_filename(job: Job) -> str:
+    """members-<organization name or id>-<date>.csv, with only safe characters."""
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", job.org_name or job.org_id).strip("-")[:60]
+    return f"members-{name or 'organization'}-{job.created_at:%Y%m%d-%H%M}.csv"
+
+
+def running_job(org_id: str, job_id: str | None = None) -> Job | None:
+    """The job an organization page's bar follows: `job_id` (the one it showed, until it has
+    ended) when it is this organization's, else the newest queued or running one."""
+    import uuid
+
+    if job_id:
+        try:
+            followed = Job.objects.filter(pk=uuid.UUID(job_id), org_id=org_id).first()
+        except ValueError:
+            followed = None
+        if followed is not None:
+            return followed
+    return Job.objects.filter(org_id=org_id, status__in=ACTIVE).order_by("-created_at").first()
