@@ -164,6 +164,9 @@ class Runner:
                     self.export()
                 else:
                     self.finish_in_flight()
+                    if self.job.params.get("all_members"):
+                        self.list_every_member()
+                    self.resolve_emails()
                     for item in self.pending_items():
                         if self.cancel_requested():
                             raise StopJob(Status.CANCELLED, "Cancelled.")
@@ -193,6 +196,69 @@ class Runner:
         )
         for item in in_flight.order_by("position"):
             self.item(item)
+
+    def list_every_member(self) -> None:
+        """ "Every member" of the job: the organization's members, every page by cursor, become
+        items (after any given ones) in one transaction; a resumed job that has them already
+        does not list them again. More than MAX_ITEMS stops the job before any change."""
+        from django.db import transaction
+
+        from adminsite.jobs.services import MAX_ITEMS
+
+        job = self.job
+        if job.params.get("listed"):
+            return
+        given = set(JobItem.objects.filter(job=job).values_list("user_id", flat=True))
+        found: dict[str, str] = {}
+        path = f"/api/v2/organizations/{_quote(job.org_id)}/members"
+        cursor: str | None = None
+        while True:
+            if self.cancel_requested():
+                raise StopJob(Status.CANCELLED, "Cancelled.")
+            self.pace("members_read", "GET", path)
+            try:
+                page = auth0.list_members(org_id=job.org_id, from_=cursor, take=EXPORT_TAKE)
+            except _STOPS_JOB + (auth0.Auth0Error,) as exc:
+                raise StopJob(Status.FAILED, recording.failure(exc)["message"]) from exc
+            for m in page.members:
+                if m.user_id not in given:
+                    found.setdefault(m.user_id, (m.name or m.email)[:500])
+            if len(found) + len(given) > MAX_ITEMS:
+                raise StopJob(
+                    Status.FAILED,
+                    f"This organization has more than {MAX_ITEMS:,} members: a job changes at "
+                    "most that many. Nothing was changed.",
+                )
+            if not page.next or not page.members:
+                break
+            cursor = page.next
+        start = JobItem.objects.filter(job=job).count()
+        with transaction.atomic():
+            JobItem.objects.bulk_create(
+                JobItem(job=job, position=start + i, subject=uid[:255], user_id=uid[:255], label=n)
+                for i, (uid, n) in enumerate(found.items())
+            )
+            job.params = {**job.params, "listed": True}
+            Job.objects.filter(pk=job.pk).update(
+                params=job.params, total=F("total") + len(found), heartbeat_at=timezone.now()
+            )
+
+    def resolve_emails(self) -> None:
+        """Every item given as an email is looked up before any change is made: those that do
+        not resolve (no user, or several) are skipped and listed with why."""
+        for item in JobItem.objects.filter(
+            job=self.job, outcome=ItemOutcome.PENDING, user_id=""
+        ).order_by("position"):
+            if self.cancel_requested():
+                raise StopJob(Status.CANCELLED, "Cancelled.")
+            if STOPPING.is_set():
+                raise Requeue
+            try:
+                self.resolve(item)
+            except _STOPS_JOB as exc:
+                raise StopJob(Status.FAILED, recording.failure(exc)["message"]) from exc
+            except (auth0.Auth0Error, auth0.InvalidId) as exc:
+                self.finish_item(item, ItemOutcome.FAILED, **_failure(exc))
 
     def requeue(self) -> Status:
         """Hand the job back (its items keep their outcomes) with a new task to resume it."""

@@ -63,18 +63,23 @@ def create(
     roles: Sequence[dict[str, str]] = (),
     labels: dict[str, str] | None = None,
     retry_of: Job | None = None,
+    all_members: bool = False,
 ) -> Job:
     """A queued job with one item per distinct subject (user id or email), and its task.
 
     `roles`: [{"id", "name"}] as Auth0 gave them (the picker's answer). `labels`: names for
-    subjects the page already knows (user id → name or email)."""
+    subjects the page already knows (user id → name or email). `all_members`: every member of
+    the organization, listed by the job when it starts (every page, by cursor; at most
+    MAX_ITEMS), plus any `subjects` given."""
     from adminsite.auth0 import api
 
     api._org(org_id)  # InvalidId before anything is written
     if kind in (Kind.ASSIGN_ROLES, Kind.REMOVE_ROLES) and not roles:
         raise JobError("Choose at least one role.")
+    if all_members and kind in (Kind.ADD_MEMBERS, Kind.EXPORT_MEMBERS):
+        raise JobError("Every member can be chosen only to change their roles or remove them.")
     items = [] if kind == Kind.EXPORT_MEMBERS else _subjects(subjects)
-    if kind != Kind.EXPORT_MEMBERS and not items:
+    if kind != Kind.EXPORT_MEMBERS and not items and not all_members:
         raise JobError("Choose at least one member.")
     role_list = [{"id": str(r["id"]), "name": str(r.get("name") or "")} for r in roles]
     api._roles([r["id"] for r in role_list]) if role_list else None
@@ -84,7 +89,10 @@ def create(
             kind=kind,
             org_id=org_id,
             org_name=org_name[:255],
-            params={"roles": role_list} if role_list else {},
+            params={
+                **({"roles": role_list} if role_list else {}),
+                **({"all_members": True} if all_members else {}),
+            },
             created_by=user if user is not None and user.pk else None,
             username=(user.get_username() if user is not None else "") or username,
             total=len(items),
