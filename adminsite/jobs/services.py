@@ -331,3 +331,76 @@ def running_job(org_id: str, job_id: str | None = None) -> Job | None:
         if followed is not None:
             return followed
     return Job.objects.filter(org_id=org_id, status__in=ACTIVE).order_by("-created_at").first()
+
+
+# --- Choosing many and the confirm step (orgs/bulk.py) ------------------------------------------
+
+BULK_KINDS = (Kind.ASSIGN_ROLES, Kind.REMOVE_ROLES, Kind.REMOVE_MEMBERS, Kind.ADD_MEMBERS)
+CHOICE_TTL = 15 * 60  # seconds a confirm step stays confirmable
+
+
+def choose(
+    *, kind: Kind, picked: Sequence[str], lines: Sequence[str], all_members: bool
+) -> dict[str, Any]:
+    """What a bulk form chose, before anything is sent: the ticked rows' user ids and the pasted
+    lines (user ids as given, emails to be looked up by the job before any change), distinct,
+    at most MAX_ITEMS; the lines that are neither (`unreadable`, never sent). Raises JobError."""
+    from orgs.forms import line_kind, shown_line
+
+    if kind not in BULK_KINDS:
+        raise JobError("Choose what to do.")
+    if len(lines) > MAX_ITEMS:
+        raise JobError(f"At most {MAX_ITEMS:,} lines ({len(lines):,} pasted).")
+    subjects: dict[str, None] = {}
+    emails, unreadable = 0, []
+    from adminsite import auth0
+
+    for user_id in picked:
+        if not auth0.is_user_id(user_id):
+            raise JobError("A ticked member's id is not an Auth0 user id.")
+        subjects.setdefault(user_id, None)
+    for line in (ln.strip() for ln in lines):
+        if not line:
+            continue
+        what = line_kind(line)
+        if not what:
+            unreadable.append(shown_line(line))
+        elif line not in subjects:
+            subjects[line] = None
+            emails += what == "email"
+    if all_members and kind == Kind.ADD_MEMBERS:
+        raise JobError("People are added by email or user id, not as “every member”.")
+    if not subjects and not all_members:
+        raise JobError("Choose at least one member: tick rows, tick “every member” or paste.")
+    if len(subjects) > MAX_ITEMS:
+        raise JobError(f"At most {MAX_ITEMS:,} members per job ({len(subjects):,} chosen).")
+    return {
+        "kind": str(kind),
+        "subjects": list(subjects),
+        "emails": emails,
+        "unreadable": unreadable,
+        "all_members": all_members,
+    }
+
+
+def stash_choice(user: User, org_id: str, choice: dict[str, Any]) -> str:
+    """Keep a confirm step's choice for its author; the token the confirm posts back."""
+    import secrets
+
+    from django.core.cache import cache
+
+    token = secrets.token_urlsafe(16)
+    cache.set(f"jobs:choice:{user.pk}:{org_id}:{token}", choice, CHOICE_TTL)
+    return token
+
+
+def take_choice(user: User, org_id: str, token: str) -> dict[str, Any] | None:
+    """The choice a confirm step stashed (once: it is deleted), None when unknown or expired."""
+    from django.core.cache import cache
+
+    if not token.replace("-", "").replace("_", "").isalnum() or len(token) > 64:
+        return None
+    key = f"jobs:choice:{user.pk}:{org_id}:{token}"
+    choice = cache.get(key)
+    cache.delete(key)
+    return choice if isinstance(choice, dict) else None
