@@ -378,7 +378,8 @@ def choose(
         "kind": str(kind),
         "subjects": list(subjects),
         "emails": emails,
-        "unreadable": unreadable,
+        "unreadable": unreadable[:100],  # the first ones, shown on the confirm step
+        "unreadable_count": len(unreadable),
         "all_members": all_members,
     }
 

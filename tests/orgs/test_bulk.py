@@ -1,0 +1,146 @@
+"""Bulk changes from the members part (orgs/bulk.py, issue #15 items 1 and 2): the panel, the
+confirm step (count, roles by name, estimate; nothing sent), starting the job, the export;
+operators only, CSRF, ids from the browser checked."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from adminsite import auth0
+from adminsite.jobs.models import Job, Kind
+from orgs import names
+from tests.helpers import HTMX, mutations, org_id
+
+
+@pytest.fixture
+def acme(tenant) -> str:
+    return org_id("acme")
+
+
+@pytest.fixture
+def members(acme) -> list[auth0.Member]:
+    return auth0.list_members(org_id=acme, take=5).members
+
+
+@pytest.fixture
+def role(tenant) -> auth0.Role:
+    roles = auth0.list_roles(per_page=50)
+    names.remember(roles=roles)
+    return roles[0]
+
+
+def _review(client, acme: str, **data):
+    return client.post(f"/orgs/{acme}/members/bulk/review/", data, headers=HTMX)
+
+
+def test_rows_have_a_checkbox_for_operators_only(operator_client, viewer, acme) -> None:
+    body = operator_client.get(f"/orgs/{acme}/members/", headers=HTMX).content.decode()
+    assert 'data-testid="select-page"' in body
+    rows = body.count('data-testid="member-row"')
+    assert rows > 10 and body.count('form="bulk-form" data-bulk-pick') == rows
+    viewer_client = Client()
+    viewer_client.force_login(viewer)
+    body = viewer_client.get(f"/orgs/{acme}/members/", headers=HTMX).content.decode()
+    assert "data-bulk-pick" not in body and "select-page" not in body
+    page = viewer_client.get(f"/orgs/{acme}/").content.decode()
+    assert "Bulk change…" not in page and "Export members" not in page
+
+
+def test_the_panel_lists_roles(operator_client, acme, role) -> None:
+    r = operator_client.get(f"/orgs/{acme}/members/bulk/form/", headers=HTMX)
+    body = r.content.decode()
+    assert 'id="bulk-form"' in body and role.name in body and 'name="lines"' in body
+
+
+def test_review_then_start(operator_client, tenant, acme, members, role) -> None:
+    tenant.clear_log()
+    picked = [m.user_id for m in members[:3]]
+    r = _review(
+        operator_client,
+        acme,
+        action="assign_roles",
+        roles=[role.id],
+        pick=picked,
+        lines=f"{members[3].email}\n{picked[0]}\n<b>nope</b>\n\n",
+    )
+    body = r.content.decode()
+    assert r.status_code == 200 and 'data-testid="bulk-confirm"' in body
+    assert "Assign roles: 4 members in" in body
+    assert role.name in body and "about" in body
+    assert "1 email will be looked up first" in body
+    assert "&lt;b&gt;nope&lt;/b&gt;" in body and "<b>nope" not in body
+    assert mutations(tenant) == [] and Job.objects.count() == 0  # nothing started yet
+    token = body.split('name="review" value="')[1].split('"')[0]
+    r = operator_client.post(f"/orgs/{acme}/members/bulk/", {"review": token}, headers=HTMX)
+    job = Job.objects.get()
+    assert r.status_code == 200 and r["HX-Redirect"] == f"/jobs/{job.pk}/"
+    assert (job.kind, job.total, job.params["roles"]) == (
+        Kind.ASSIGN_ROLES,
+        4,
+        [{"id": role.id, "name": role.name}],
+    )
+    assert [i.subject for i in job.items.order_by("position")] == [*picked, members[3].email]
+    # the token is used up
+    r = operator_client.post(f"/orgs/{acme}/members/bulk/", {"review": token}, headers=HTMX)
+    assert r.status_code == 400 and Job.objects.count() == 1
+
+
+def test_every_member(operator_client, acme, role) -> None:
+    body = _review(operator_client, acme, action="remove_roles", roles=[role.id], all="1")
+    text = body.content.decode()
+    assert "every member of" in text and "a thousand members" in text
+    token = text.split('name="review" value="')[1].split('"')[0]
+    operator_client.post(f"/orgs/{acme}/members/bulk/", {"review": token}, headers=HTMX)
+    job = Job.objects.get()
+    assert job.params["all_members"] is True and job.total == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ({"action": "assign_roles", "pick": ["auth0|x"]}, "Choose at least one role"),
+        ({"action": "nothing", "pick": ["auth0|x"]}, "Choose what to do"),
+        ({"action": "remove_members"}, "Choose at least one member"),
+        ({"action": "remove_members", "pick": ["auth0|a\x01b"]}, "not an Auth0 user id"),
+        ({"action": "assign_roles", "roles": ["nope"], "pick": ["auth0|x"]}, "role id"),
+        ({"action": "add_members", "all": "1"}, "not as “every member”"),
+        ({"action": "remove_members", "lines": "a@b.example\n" * 3 + "x\n" * 10_001}, "10,000"),
+    ],
+)
+def test_review_refuses(operator_client, tenant, acme, data, says) -> None:
+    r = _review(operator_client, acme, **data)
+    assert r.status_code == 400
+    assert says in r.content.decode()
+    assert Job.objects.count() == 0
+
+
+def test_viewers_and_missing_csrf_are_refused(viewer_client, operator, acme, role) -> None:
+    data = {"action": "remove_members", "pick": ["auth0|x"]}
+    assert _review(viewer_client, acme, **data).status_code == 403
+    assert viewer_client.post(f"/orgs/{acme}/members/bulk/", {"review": "x"}).status_code == 403
+    assert viewer_client.post(f"/orgs/{acme}/members/export/").status_code == 403
+    assert viewer_client.get(f"/orgs/{acme}/members/bulk/form/", headers=HTMX).status_code == 403
+    csrf = Client(enforce_csrf_checks=True)
+    csrf.force_login(operator)
+    assert csrf.post(f"/orgs/{acme}/members/bulk/review/", data).status_code == 403
+    assert csrf.post(f"/orgs/{acme}/members/export/").status_code == 403
+    assert Job.objects.count() == 0
+
+
+def test_a_token_is_its_authors_and_its_organizations(operator_client, tenant, acme, role):
+    r = _review(operator_client, acme, action="remove_members", pick=["auth0|x"])
+    token = r.content.decode().split('name="review" value="')[1].split('"')[0]
+    other = org_id("big-co")
+    r = operator_client.post(f"/orgs/{other}/members/bulk/", {"review": token}, headers=HTMX)
+    assert r.status_code == 400 and Job.objects.count() == 0
+
+
+def test_export_button_starts_an_export(operator_client, acme) -> None:
+    r = operator_client.post(f"/orgs/{acme}/members/export/")
+    job = Job.objects.get()
+    assert (
+        job.kind == Kind.EXPORT_MEMBERS
+        and job.org_name == auth0.get_organization(org_id=acme).display_name
+    )
+    assert r.status_code == 302 and r["Location"] == f"/jobs/{job.pk}/"
