@@ -403,5 +403,8 @@ def take_choice(user: User, org_id: str, token: str) -> dict[str, Any] | None:
         return None
     key = f"jobs:choice:{user.pk}:{org_id}:{token}"
     choice = cache.get(key)
-    cache.delete(key)
+    # Two starts at once (a double click, two instances) may both read it: only the one whose
+    # delete removed it gets it (one DEL in Redis), so a confirm step starts one job.
+    if not cache.delete(key):
+        return None
     return choice if isinstance(choice, dict) else None
