@@ -21,7 +21,9 @@ What the engine guarantees, and what is tested here:
   changes nothing more: one task runs the job, the others return;
 - a double submit of the confirm step ("Start the job" posted eight times at once, on both
   instances, with the one review token) starts one job: the stashed choice is taken by the
-  one request whose delete removed it from Redis;
+  one request whose delete removed it from Redis (the interleaving that started two before
+  that fix, two reads before either delete, is narrow and rarely met here:
+  tests/jobs/test_choice_taken_once.py forces it);
 - while the job runs, a person's members part on instance B answers normally, never refused
   for the rate limit: the job never bursts and leaves Auth0's last reported reserve to pages;
 - the worker running a job killed with SIGKILL mid-call: the other worker, still running,
