@@ -86,14 +86,25 @@ def test_review_then_start(operator_client, tenant, acme, members, role) -> None
     assert r.status_code == 400 and Job.objects.count() == 1
 
 
-def test_every_member(operator_client, acme, role) -> None:
+def test_every_member(operator_client, tenant, acme, role) -> None:
+    form = operator_client.get(f"/orgs/{acme}/members/bulk/form/", headers=HTMX).content.decode()
+    assert f"All {len(tenant.store.members[acme])} members of this organization" in form
     body = _review(operator_client, acme, action="remove_roles", roles=[role.id], all="1")
     text = body.content.decode()
-    assert "every member of" in text and "a thousand members" in text
+    members = len(tenant.store.members[acme])
+    name = auth0.get_organization(org_id=acme).display_name
+    assert f"every member of {name} ({members})?" in text
+    assert "a thousand members" not in text and "about" in text  # counted: the estimate is
     token = text.split('name="review" value="')[1].split('"')[0]
     operator_client.post(f"/orgs/{acme}/members/bulk/", {"review": token}, headers=HTMX)
     job = Job.objects.get()
     assert job.params["all_members"] is True and job.total == 0
+
+
+def test_every_member_when_auth0_does_not_count(operator_client, tenant, acme, role, monkeypatch):
+    monkeypatch.setattr(auth0, "count_members", lambda **_: None)
+    r = _review(operator_client, acme, action="remove_roles", roles=[role.id], all="1")
+    assert "a thousand members" in r.content.decode()
 
 
 @pytest.mark.parametrize(
