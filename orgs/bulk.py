@@ -98,6 +98,7 @@ def bulk_review(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
             all_members=request.POST.get("all") == "1",
         )
         org = auth0.get_organization(org_id=org_id)
+        services.resolve_pasted(choice)
     except services.JobError as exc:
         return flash.refuse(request, f"{NOT_STARTED}: {exc}")
     except auth0.InvalidId as exc:
@@ -109,6 +110,8 @@ def bulk_review(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     choice["roles"] = [{"id": r, "name": known.role_name(r)} for r in dict.fromkeys(role_ids)]
     choice["org_name"] = org.display_name
     count = len(choice["subjects"])
+    if not count and not choice["all_members"]:
+        return render(request, f"{DETAIL}#bulk-confirm", {"org_id": org_id, "choice": choice})
     every = _member_count(org_id) if choice["all_members"] else None
     estimated = max(count, every or 0)
     context: dict[str, Any] = {
@@ -142,6 +145,7 @@ def bulk_start(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
             user=_user(request),
             subjects=choice["subjects"],
             roles=choice["roles"],
+            labels=choice["labels"],
             all_members=choice["all_members"],
         )
     except (services.JobError, auth0.InvalidId) as exc:
