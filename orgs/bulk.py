@@ -60,9 +60,20 @@ def bulk_form(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     picked = [r for r in request.GET.getlist("roles")[:50] if auth0.ROLE_ID.fullmatch(r)]
     known, listed = names.known(), {r.id for r in roles}  # picked roles stay, found or not
     roles = [auth0.Role(r, known.role_name(r), "") for r in picked if r not in listed] + roles
-    context = {"org_id": org_id, "roles": roles, "q": query, "picked": picked}
     partial = "bulk-role-options" if request.GET.get("options") == "1" else "bulk-form"
+    context: dict[str, Any] = {"org_id": org_id, "roles": roles, "q": query, "picked": picked}
+    if partial == "bulk-form":
+        context["member_count"] = _member_count(org_id)
     return render(request, f"{DETAIL}#{partial}", context)
+
+
+def _member_count(org_id: str) -> int | None:
+    """How many members the organization has; None when Auth0 does not say (or fails: the
+    count is only shown, the job lists the members itself)."""
+    try:
+        return auth0.count_members(org_id=org_id)
+    except auth0.Auth0Error:
+        return None
 
 
 @require_POST
@@ -87,6 +98,7 @@ def bulk_review(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
             all_members=request.POST.get("all") == "1",
         )
         org = auth0.get_organization(org_id=org_id)
+        services.resolve_pasted(choice)
     except services.JobError as exc:
         return flash.refuse(request, f"{NOT_STARTED}: {exc}")
     except auth0.InvalidId as exc:
@@ -98,13 +110,18 @@ def bulk_review(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     choice["roles"] = [{"id": r, "name": known.role_name(r)} for r in dict.fromkeys(role_ids)]
     choice["org_name"] = org.display_name
     count = len(choice["subjects"])
+    if not count and not choice["all_members"]:
+        return render(request, f"{DETAIL}#bulk-confirm", {"org_id": org_id, "choice": choice})
+    every = _member_count(org_id) if choice["all_members"] else None
+    estimated = max(count, every or 0)
     context: dict[str, Any] = {
         "org_id": org_id,
         "choice": choice,
         "kind": kind,
         "count": count,
         "token": services.stash_choice(_user(request), org_id, choice),
-        "estimate": services.duration(services.estimate_seconds(kind, count)),
+        "member_count": every,
+        "estimate": services.duration(services.estimate_seconds(kind, estimated)),
         "per_thousand": services.duration(services.estimate_seconds(kind, 1000)),
     }
     return render(request, f"{DETAIL}#bulk-confirm", context)
@@ -128,6 +145,7 @@ def bulk_start(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
             user=_user(request),
             subjects=choice["subjects"],
             roles=choice["roles"],
+            labels=choice["labels"],
             all_members=choice["all_members"],
         )
     except (services.JobError, auth0.InvalidId) as exc:

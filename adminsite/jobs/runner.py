@@ -289,7 +289,9 @@ class Runner:
         if item.user_id:
             return True
         subject = item.subject.strip()
-        if "@" not in subject:
+        from adminsite.jobs.services import is_email
+
+        if not is_email(subject):
             item.user_id = subject
             JobItem.objects.filter(pk=item.pk).update(user_id=subject)
             return True

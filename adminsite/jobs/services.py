@@ -44,6 +44,12 @@ def _subjects(subjects: Iterable[str]) -> list[str]:
     return cleaned
 
 
+def is_email(subject: str) -> bool:
+    """Whether a subject is an email to look up rather than a user id: Auth0's user ids are
+    `provider|id`, and the id may hold an @ (`samlp|acme|jane@acme.example`)."""
+    return "@" in subject and "|" not in subject
+
+
 def enqueue(job: Job) -> None:
     from adminsite.jobs.tasks import run_job
 
@@ -103,7 +109,7 @@ def create(
                 job=job,
                 position=i,
                 subject=s[:255],
-                user_id="" if "@" in s else s[:255],
+                user_id="" if is_email(s) else s[:255],
                 label=labels.get(s, "")[:500],
             )
             for i, s in enumerate(items)
@@ -352,7 +358,7 @@ def choose(
     if len(lines) > MAX_ITEMS:
         raise JobError(f"At most {MAX_ITEMS:,} lines ({len(lines):,} pasted).")
     subjects: dict[str, None] = {}
-    emails, unreadable = 0, []
+    emails, unreadable, pasted = 0, [], []
     from adminsite import auth0
 
     for user_id in picked:
@@ -368,6 +374,7 @@ def choose(
         elif line not in subjects:
             subjects[line] = None
             emails += what == "email"
+            pasted.append(line)
     if all_members and kind == Kind.ADD_MEMBERS:
         raise JobError("People are added by email or user id, not as “every member”.")
     if not subjects and not all_members:
@@ -381,7 +388,49 @@ def choose(
         "unreadable": unreadable[:100],  # the first ones, shown on the confirm step
         "unreadable_count": len(unreadable),
         "all_members": all_members,
+        "pasted": pasted,
+        "labels": {},
+        "not_found": [],
+        "ambiguous": [],
+        "resolved": False,
     }
+
+
+RESOLVE_NOW = 50  # pasted lines looked up on the confirm step (one call each); more: by the job
+
+
+def resolve_pasted(choice: dict[str, Any]) -> None:
+    """Look up each pasted line now (an email: the users with it; a user id: that user), when
+    there are at most RESOLVE_NOW: the choice then holds user ids with their names, and the
+    lines that do not resolve (no such user; an email with several accounts) are listed and
+    left out. More lines are left to the job, which resolves them before any change. Auth0's
+    errors other than "no such user" are raised."""
+    from adminsite import auth0
+    from orgs.forms import line_kind, shown_line
+
+    pasted = list(choice["pasted"])
+    if not pasted or len(pasted) > RESOLVE_NOW:
+        return
+    subjects = [s for s in choice["subjects"] if s not in set(pasted)]
+    labels: dict[str, str] = {}
+    for line in pasted:
+        if line_kind(line) == "email":
+            users = auth0.users_by_email(email=line)
+        else:
+            try:
+                users = [auth0.get_user(user_id=line)]
+            except auth0.NotFound:
+                users = []
+        if not users:
+            choice["not_found"].append(shown_line(line))
+        elif len(users) > 1:
+            choice["ambiguous"].append(shown_line(line))
+        else:
+            user = users[0]
+            if user.user_id not in subjects:
+                subjects.append(user.user_id)
+            labels[user.user_id] = (user.name or user.email)[:500]
+    choice.update(subjects=subjects, labels=labels, emails=0, resolved=True)
 
 
 def stash_choice(user: User, org_id: str, choice: dict[str, Any]) -> str:

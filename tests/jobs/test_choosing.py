@@ -83,3 +83,18 @@ def test_emails_are_resolved_before_any_change(db, tenant, big, people, role, op
     assert max(lookups) < min(changes)  # every lookup before the first change
     skipped = job.items.get(outcome=ItemOutcome.SKIPPED)
     assert skipped.subject == "nobody@nowhere.example" and "No user" in skipped.message
+
+
+def test_a_user_id_with_an_at_is_not_taken_for_an_email(db, tenant, role, operator) -> None:
+    acme = list(tenant.store.orgs)[0]
+    jane = "samlp|acme-saml|jane/doe@acme.example"  # a seeded member of Acme
+    assert jane in tenant.store.members[acme]
+    job = services.create(
+        kind=Kind.ASSIGN_ROLES, org_id=acme, user=operator, roles=[role], subjects=[jane]
+    )
+    assert job.items.get().user_id == jane
+    tenant.clear_log()
+    services.run(str(job.pk))
+    assert job.items.get().outcome == ItemOutcome.SUCCESS
+    assert role["id"] in held(tenant, acme, jane)
+    assert not [r for r in tenant.requests_log if "users-by-email" in r["raw_path"]]

@@ -150,3 +150,24 @@ def test_names_are_escaped(operator_client, db, tenant, big, people, operator) -
     )
     body = operator_client.get(f"/jobs/{job.pk}/").content.decode()
     assert "<script>x</script>" not in body and "&lt;script&gt;x&lt;/script&gt;" in body
+
+
+def test_the_list_of_one_organization(viewer_client, db, tenant, big, people, role, operator):
+    new_job(operator, Kind.ASSIGN_ROLES, big, people[:1], [role])
+    other = list(tenant.store.orgs)[0]
+    new_job(operator, Kind.ASSIGN_ROLES, other, [people[0]], [role])
+    assert viewer_client.get(f"/jobs/?org={big}").content.decode().count('"job-row"') == 1
+    assert viewer_client.get("/jobs/").content.decode().count('"job-row"') == 2
+    assert viewer_client.get("/jobs/?org=<x>").content.decode().count('"job-row"') == 0
+    page = viewer_client.get(f"/orgs/{big}/").content.decode()
+    assert f'href="/jobs/?org={big}"' in page
+
+
+def test_an_every_member_job_says_it_lists_first(viewer_client, db, tenant, big, role, operator):
+    job = services.create(
+        kind=Kind.REMOVE_ROLES, org_id=big, user=operator, roles=[role], all_members=True
+    )
+    assert "Listing the organization" in viewer_client.get(f"/jobs/{job.pk}/").content.decode()
+    services.run(str(job.pk))
+    body = viewer_client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "Listing the organization" not in body and "1100</strong> of 1100 done" in body

@@ -68,7 +68,7 @@ def test_review_then_start(operator_client, tenant, acme, members, role) -> None
     assert r.status_code == 200 and 'data-testid="bulk-confirm"' in body
     assert "Assign roles: 4 members in" in body
     assert role.name in body and "about" in body
-    assert "1 email will be looked up first" in body
+    assert "will be looked up" not in body  # looked up on the confirm step already
     assert "&lt;b&gt;nope&lt;/b&gt;" in body and "<b>nope" not in body
     assert mutations(tenant) == [] and Job.objects.count() == 0  # nothing started yet
     token = body.split('name="review" value="')[1].split('"')[0]
@@ -80,20 +80,33 @@ def test_review_then_start(operator_client, tenant, acme, members, role) -> None
         4,
         [{"id": role.id, "name": role.name}],
     )
-    assert [i.subject for i in job.items.order_by("position")] == [*picked, members[3].email]
+    items = list(job.items.order_by("position"))
+    assert [i.subject for i in items] == [*picked, members[3].user_id]
+    assert items[3].label == (members[3].name or members[3].email)
     # the token is used up
     r = operator_client.post(f"/orgs/{acme}/members/bulk/", {"review": token}, headers=HTMX)
     assert r.status_code == 400 and Job.objects.count() == 1
 
 
-def test_every_member(operator_client, acme, role) -> None:
+def test_every_member(operator_client, tenant, acme, role) -> None:
+    form = operator_client.get(f"/orgs/{acme}/members/bulk/form/", headers=HTMX).content.decode()
+    assert f"All {len(tenant.store.members[acme])} members of this organization" in form
     body = _review(operator_client, acme, action="remove_roles", roles=[role.id], all="1")
     text = body.content.decode()
-    assert "every member of" in text and "a thousand members" in text
+    members = len(tenant.store.members[acme])
+    name = auth0.get_organization(org_id=acme).display_name
+    assert f"every member of {name} ({members})?" in text
+    assert "a thousand members" not in text and "about" in text  # counted: the estimate is
     token = text.split('name="review" value="')[1].split('"')[0]
     operator_client.post(f"/orgs/{acme}/members/bulk/", {"review": token}, headers=HTMX)
     job = Job.objects.get()
     assert job.params["all_members"] is True and job.total == 0
+
+
+def test_every_member_when_auth0_does_not_count(operator_client, tenant, acme, role, monkeypatch):
+    monkeypatch.setattr(auth0, "count_members", lambda **_: None)
+    r = _review(operator_client, acme, action="remove_roles", roles=[role.id], all="1")
+    assert "a thousand members" in r.content.decode()
 
 
 @pytest.mark.parametrize(
@@ -144,3 +157,34 @@ def test_export_button_starts_an_export(operator_client, acme) -> None:
         and job.org_name == auth0.get_organization(org_id=acme).display_name
     )
     assert r.status_code == 302 and r["Location"] == f"/jobs/{job.pk}/"
+
+
+def test_pasted_lines_are_looked_up_on_the_confirm_step(operator_client, tenant, acme, role):
+    shared = "sam.lee@shared.example"  # several accounts have it
+    member = auth0.list_members(org_id=acme, take=1).members[0]
+    lines = [member.email, "nobody@nowhere.example", "auth0|nobody", shared, member.user_id]
+    tenant.clear_log()
+    r = _review(operator_client, acme, action="remove_members", lines="\n".join(lines))
+    body = r.content.decode()
+    assert "Remove from the organization: 1 member in" in body
+    assert body.count("<li><code>") == 3
+    assert 'data-testid="bulk-not-found"' in body and "auth0|nobody" in body
+    assert 'data-testid="bulk-ambiguous"' in body and shared in body
+    assert mutations(tenant) == []
+    token = body.split('name="review" value="')[1].split('"')[0]
+    operator_client.post(f"/orgs/{acme}/members/bulk/", {"review": token}, headers=HTMX)
+    assert list(Job.objects.get().items.values_list("subject", flat=True)) == [member.user_id]
+
+
+def test_nobody_resolves(operator_client, tenant, acme) -> None:
+    r = _review(operator_client, acme, action="remove_members", lines="nobody@nowhere.example")
+    body = r.content.decode()
+    assert "Nobody to change" in body and "Start the job" not in body and "Close" in body
+
+
+def test_more_lines_than_looked_up_now_go_to_the_job(operator_client, tenant, acme) -> None:
+    lines = "\n".join(f"person{i}@nowhere.example" for i in range(51))
+    tenant.clear_log()
+    body = _review(operator_client, acme, action="remove_members", lines=lines).content.decode()
+    assert "51 emails will be looked up first" in body
+    assert not [r for r in tenant.requests_log if "users-by-email" in r["raw_path"]]
