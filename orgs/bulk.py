@@ -80,34 +80,13 @@ def _member_count(org_id: str) -> int | None:
 @operator_required
 def bulk_review(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     """The confirm step: what was chosen, checked, counted and estimated; nothing is sent."""
-    role_ids = request.POST.getlist("roles")
-    if len(role_ids) > MAX_PICKED_ROLES or not all(auth0.ROLE_ID.fullmatch(r) for r in role_ids):
-        return flash.refuse(request, f"{NOT_STARTED}: a role id is not an Auth0 role id.")
-    action = request.POST.get("action", "")
-    kind = Kind(action) if action in Kind.values else None
-    lines = request.POST.get("lines", "").splitlines()
     try:
-        if kind is None:
-            raise services.JobError("Choose what to do.")
-        if kind in (Kind.ASSIGN_ROLES, Kind.REMOVE_ROLES) and not role_ids:
-            raise services.JobError("Choose at least one role.")
-        choice = services.choose(
-            kind=kind,
-            picked=request.POST.getlist("pick")[: services.MAX_ITEMS + 1],
-            lines=[ln[:MAX_LINE] for ln in lines],
-            all_members=request.POST.get("all") == "1",
-        )
-        org = auth0.get_organization(org_id=org_id)
-        services.resolve_pasted(choice)
-    except services.JobError as exc:
-        return flash.refuse(request, f"{NOT_STARTED}: {exc}")
-    except auth0.InvalidId as exc:
+        kind, choice, org = _read_choice(request, org_id)
+    except (services.JobError, auth0.InvalidId) as exc:
         return flash.refuse(request, f"{NOT_STARTED}: {exc}")
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="organization")
         return flash.no_swap()
-    known = names.known()
-    choice["roles"] = [{"id": r, "name": known.role_name(r)} for r in dict.fromkeys(role_ids)]
     choice["org_name"] = org.display_name
     count = len(choice["subjects"])
     if not count and not choice["all_members"]:
@@ -125,6 +104,33 @@ def bulk_review(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
         "per_thousand": services.duration(services.estimate_seconds(kind, 1000)),
     }
     return render(request, f"{DETAIL}#bulk-confirm", context)
+
+
+def _read_choice(
+    request: HtmxHttpRequest, org_id: str
+) -> tuple[Kind, dict[str, Any], auth0.Organization]:
+    """The bulk form's choice, checked (services.JobError, auth0.InvalidId), its pasted lines
+    looked up and its roles named; the organization read from Auth0 (its errors raised)."""
+    role_ids = request.POST.getlist("roles")
+    if len(role_ids) > MAX_PICKED_ROLES or not all(auth0.ROLE_ID.fullmatch(r) for r in role_ids):
+        raise services.JobError("a role id is not an Auth0 role id.")
+    action = request.POST.get("action", "")
+    if action not in Kind.values:
+        raise services.JobError("Choose what to do.")
+    kind = Kind(action)
+    if kind in (Kind.ASSIGN_ROLES, Kind.REMOVE_ROLES) and not role_ids:
+        raise services.JobError("Choose at least one role.")
+    choice = services.choose(
+        kind=kind,
+        picked=request.POST.getlist("pick")[: services.MAX_ITEMS + 1],
+        lines=[ln[:MAX_LINE] for ln in request.POST.get("lines", "").splitlines()],
+        all_members=request.POST.get("all") == "1",
+    )
+    org = auth0.get_organization(org_id=org_id)
+    services.resolve_pasted(choice)
+    known = names.known()
+    choice["roles"] = [{"id": r, "name": known.role_name(r)} for r in dict.fromkeys(role_ids)]
+    return kind, choice, org
 
 
 @require_POST
