@@ -79,7 +79,13 @@ if AUTH0_SANDBOX and not (DEBUG or _SANDBOX_ASKED or sys.argv[1:2] == ["sandbox_
     )
 if AUTH0_SANDBOX:
     # The embedded sandbox tenant (adminsite/sandbox), reached through the same client code path.
-    AUTH0_BASE_URL = SANDBOX_BASE_URL
+    # SANDBOX_URL (loopback only): the sandbox served over HTTP by `manage.py sandbox_api`, so
+    # that the web server and the jobs worker (another process) see one tenant; `manage.py
+    # run_with_worker` (make run) sets it.
+    _SANDBOX_URL = env("SANDBOX_URL", default="")
+    AUTH0_BASE_URL = _auth0_base_url(_SANDBOX_URL) if _SANDBOX_URL else SANDBOX_BASE_URL
+    if _SANDBOX_URL and not AUTH0_BASE_URL.startswith("http://"):
+        raise ImproperlyConfigured("SANDBOX_URL must be http://127.0.0.1:PORT (sandbox_api).")
     AUTH0_CLIENT_ID = env("AUTH0_CLIENT_ID", default="org-desk-sandbox")
     AUTH0_CLIENT_SECRET = env("AUTH0_CLIENT_SECRET", default="sandbox-secret")
 else:
@@ -123,6 +129,8 @@ INSTALLED_APPS = [
     "adminsite",
     "adminsite.audit",
     "adminsite.sandbox",
+    "adminsite.jobs",
+    "django_tasks_db",
     "orgs",
     "connections",
 ]
@@ -327,3 +335,33 @@ if not DEBUG:
 # text (default) or json: one JSON object per line on stderr, for every logger.
 LOG_FORMAT = ops_config.log_format(env("LOG_FORMAT", default="text"))
 LOGGING = ops_config.logging_config(LOGGING, LOG_FORMAT, env("LOG_LEVEL", default="INFO"))
+
+
+# --- Background jobs (adminsite/jobs: bulk member changes and exports; docs/deploy.md) --------
+# Django's tasks framework with django-tasks-db's database backend: jobs are rows in the same
+# database, run by `manage.py jobs_worker` (db_worker plus Org Desk's start-up sweep). Works on
+# SQLite (one machine) and on PostgreSQL, where several machines' workers share the queue
+# (each claims a task with SELECT ... FOR UPDATE SKIP LOCKED).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "jobs"]}}
+# Where exports are written (one CSV per job), deleted EXPORT_TTL seconds after they are done.
+EXPORT_DIR = Path(env("EXPORT_DIR", default=str(BASE_DIR / "var" / "exports")))
+EXPORT_TTL = env.int("EXPORT_TTL", default=24 * 3600)
+# Auth0's published limits per endpoint group (burst, requests per minute) that jobs pace by;
+# a job leaves JOBS_PAGE_RESERVE requests of a group's burst for people using the pages.
+JOBS_RATE_LIMITS: dict[str, tuple[int, int]] = {
+    "member_roles": (20, 200),
+    "members_write": (20, 200),
+    "members_read": (40, 500),
+}
+# A tenant with other limits (another plan, a custom policy): e.g.
+# JOBS_RATE_LIMITS=member_roles=50/1000,members_read=100/2000
+for _group, _, _limit in (
+    item.partition("=") for item in env.list("JOBS_RATE_LIMITS", default=[]) if item.strip()
+):
+    _burst, _, _per_minute = _limit.partition("/")
+    if _group.strip() not in JOBS_RATE_LIMITS or not (_burst.isdigit() and _per_minute.isdigit()):
+        raise ImproperlyConfigured(
+            f"JOBS_RATE_LIMITS: {_group}={_limit} is not GROUP=BURST/PER_MINUTE"
+        )
+    JOBS_RATE_LIMITS[_group.strip()] = (int(_burst), int(_per_minute))
+JOBS_PAGE_RESERVE = env.int("JOBS_PAGE_RESERVE", default=5)

@@ -23,6 +23,7 @@ urlpatterns = [
     path("orgs/", include("orgs.urls")),
     path("orgs/<org_id:org_id>/connections/", include("connections.urls")),
     path("audit/", include("adminsite.audit.urls")),
+    path("jobs/", include("adminsite.jobs.urls")),
     path("admin/", admin.site.urls),
 ]
 

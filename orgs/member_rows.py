@@ -75,8 +75,17 @@ def member_row(context: Any, member: Member) -> SafeString:
     operator = bool(context.get("is_operator"))
     user_id = escape(member.user_id)
     vals = f' hx-vals="{hx_vals(member.user_id, "user_id")}"' if operator else ""
+    # An operator's checkbox for bulk changes: it belongs to the bulk panel's form (form=),
+    # which may not be open; a form that is not on the page leaves it unsent.
+    pick = (
+        f'<td class="pick"><input type="checkbox" name="pick" value="{user_id}" '
+        f'form="bulk-form" data-bulk-pick aria-label="Select {escape(member.label)}"></td>\n'
+        if operator
+        else ""
+    )
     row = (
         f'\n<tr id="{dom_id(member.user_id, "member")}" data-testid="member-row"{vals}>\n'
+        f"{pick}"
         f'<td data-label="Member">{escape(member.name) if member.name else "—"}</td>\n'
         f'<td data-label="Email">{escape(member.email) if member.email else "—"}</td>\n'
         f'<td data-label="User id"><code class="muted">{user_id}</code></td>\n'

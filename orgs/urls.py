@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from orgs import invitations, members, membership, organizations, people, search
+from orgs import bulk, invitations, members, membership, organizations, people, search
 
 app_name = "orgs"
 
@@ -26,6 +26,11 @@ member_urls = [
     path("<org_id:org_id>/members/add/", membership.add_members, name="add-members"),
     path("<org_id:org_id>/members/row/", membership.member_row, name="member-row"),
     path("<org_id:org_id>/members/remove/", membership.remove_member, name="remove-member"),
+    # Bulk changes and the export, run as jobs (orgs.bulk, adminsite.jobs)
+    path("<org_id:org_id>/members/bulk/form/", bulk.bulk_form, name="bulk-form"),
+    path("<org_id:org_id>/members/bulk/review/", bulk.bulk_review, name="bulk-review"),
+    path("<org_id:org_id>/members/bulk/", bulk.bulk_start, name="bulk-start"),
+    path("<org_id:org_id>/members/export/", bulk.export_members, name="export-members"),
 ]
 
 # One search box (organization id, email, user id or part of a name) and a person's page.

@@ -10,6 +10,7 @@
 //  4. Messages are a stack of toasts: dismissible, successes fade, errors stay; the changed row
 //     shows the outcome for a few seconds.
 //  5. Parts marked data-load-queue load a few at a time (each is one Management API call).
+//  6. Bulk changes: "Select all on this page" ticks every member row's checkbox.
 (function () {
   "use strict";
   var MAX_LOADING = 4;
@@ -501,5 +502,16 @@
     } else {
       said(document.execCommand("copy") ? "Copied." : "Press Ctrl+C to copy.");
     }
+  });
+
+  // --- 6. Bulk changes: "Select all on this page" ticks (or unticks) every member row's box -----
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!box || !box.matches || !box.matches("[data-select-page]")) return;
+    var table = box.closest("table");
+    if (!table) return;
+    table.querySelectorAll("input[data-bulk-pick]").forEach(function (pick) {
+      pick.checked = box.checked;
+    });
   });
 })();

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from typing import Any, cast
 
 os.environ["AUTH0_DOMAIN"] = ""  # read_env() never overrides a variable that is set
 os.environ["AUTH0_SANDBOX"] = "true"  # asked for by name: DEBUG is off in tests
@@ -33,7 +34,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 
 # Every stream handler (the console, the audit log's JSON lines) writes to the stderr of the
 # moment (tests/logstream.py): a live-server thread may log after pytest closed a capture file.
-for _handler in LOGGING["handlers"].values():  # type: ignore[attr-defined]  # noqa: F405
+_handlers = cast(dict[str, dict[str, Any]], LOGGING["handlers"])  # noqa: F405
+for _handler in _handlers.values():
     if _handler.get("class") == "logging.StreamHandler":
         _handler["class"] = "tests.logstream.CurrentStderrHandler"
         _handler.pop("stream", None)

@@ -18,8 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 VIEW_MODULES = (
     "adminsite/views.py",
     "adminsite/audit/views.py",
+    "adminsite/jobs/views.py",
     "connections/manage.py",
     "connections/views.py",
+    "orgs/bulk.py",
     "orgs/invitations.py",
     "orgs/members.py",
     "orgs/membership.py",

@@ -32,6 +32,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 GENESIS = "0" * 64
 
@@ -49,6 +50,10 @@ ENTRY_FIELDS = (
     "requested",
     "restores_id",
 )
+# Fixed when the entry is written, and covered only when set: an entry without it hashes
+# exactly as before the column existed, so every stored hash stays valid (no new format);
+# one with it cannot lose, gain or change it unseen. `job_id`: the bulk job of the entry.
+OPTIONAL_ENTRY_FIELDS = ("job_id",)
 # Written with the pending entry and once more when it is sealed (models.SEAL_FIELDS).
 SEAL_FIELDS = (
     "outcome",
@@ -66,6 +71,8 @@ def plain(value: Any) -> Any:
     """A value as canonical JSON holds it (see the module's docstring)."""
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat(timespec="microseconds")
+    if isinstance(value, UUID):
+        return str(value)
     if isinstance(value, bool) or value is None or isinstance(value, int | str):
         return value
     if isinstance(value, float):
@@ -102,7 +109,12 @@ def around(values: dict[str, Any], key: str) -> tuple[str, str]:
 
 def entry_values(entry: Any) -> dict[str, Any]:
     """What an entry's entry_hash covers, except its link (`prev_hash`)."""
-    return {name: getattr(entry, name) for name in ENTRY_FIELDS}
+    values = {name: getattr(entry, name) for name in ENTRY_FIELDS}
+    for name in OPTIONAL_ENTRY_FIELDS:
+        value = getattr(entry, name, None)
+        if value is not None:
+            values[name] = UUID(str(value)) if name == "job_id" else value
+    return values
 
 
 def seal_values(entry: Any) -> dict[str, Any]:

@@ -197,6 +197,7 @@ SIEM_FIELDS = (
     "connection_id",
     "connection_name",
     "member_id",
+    "job_id",
     "roles",
     "outcome",
     "status_code",
@@ -353,6 +354,9 @@ class AuditEntry(models.Model):
         editable=False,
         help_text="For a restore: the remove_connection entry it undoes.",
     )
+    # The bulk job (adminsite.jobs) this entry is one item of. An id, not a foreign key: jobs
+    # may be deleted, entries never are. Covered by entry_hash when set (chain.py).
+    job_id = models.UUIDField("job", null=True, blank=True, db_index=True, editable=False)
     # The hash chain (adminsite.audit.chain), written with the entry and, seal_hash, at sealing.
     prev_hash = models.CharField(max_length=64, default="", editable=False)
     entry_hash = models.CharField(max_length=64, default="", editable=False)

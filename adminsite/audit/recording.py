@@ -29,6 +29,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Literal
+from uuid import UUID
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
@@ -52,8 +53,17 @@ MAX_MESSAGE = 1000
 class Recording:
     """Context manager around one upstream change; yields itself to collect state."""
 
-    def __init__(self, request: HttpRequest, **fields: Any) -> None:
+    def __init__(
+        self,
+        request: HttpRequest | None,
+        *,
+        author: User | None = None,
+        author_name: str = "",
+        **fields: Any,
+    ) -> None:
         self.request = request
+        self.author = author
+        self.author_name = author_name
         self.fields = fields
         self.entry: AuditEntry | None = None
         self.before: Any = fields.pop("before", None)
@@ -81,11 +91,15 @@ class Recording:
         Called on its own inside `locked(...)`, the entry is written under the same lock as
         the check that allowed the attempt, so no second attempt can pass the same check.
         """
-        user: User | AnonymousUser | None = getattr(self.request, "user", None)
+        user: User | AnonymousUser | None = getattr(self.request, "user", self.author)
         author = user if user is not None and user.is_authenticated else None
+        if author is not None:
+            username = author.get_username()
+        else:  # a job whose author was deleted keeps their name (adminsite.jobs)
+            username = self.author_name or "(anonymous)"
         self.entry = AuditEntry.objects.create(
             user=author,
-            username=author.get_username() if author is not None else "(anonymous)",
+            username=username,
             before=self.before,
             roles=self.roles,
             **self.fields,
@@ -126,7 +140,7 @@ class Recording:
 
 
 def record(
-    request: HttpRequest,
+    request: HttpRequest | None,
     *,
     action: Action,
     org_id: str,
@@ -138,10 +152,19 @@ def record(
     before: Any = None,
     requested: Mapping[str, object] | None = None,
     restores: AuditEntry | None = None,
+    job_id: UUID | None = None,
+    author: User | None = None,
+    author_name: str = "",
 ) -> Recording:
-    """An audit entry for one change attempt; use as `with record(...) as entry:`."""
+    """An audit entry for one change attempt; use as `with record(...) as entry:`.
+
+    A background job has no request: it passes `request=None`, the job's `author` (None once
+    that user was deleted) and `author_name` (the username the job keeps), and its `job_id`."""
     return Recording(
         request,
+        author=author,
+        author_name=author_name,
+        job_id=job_id,
         action=action,
         org_id=org_id,
         org_name=(org_name or cached_org_name(org_id, request))[:255],

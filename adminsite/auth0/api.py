@@ -424,6 +424,23 @@ def list_members(*, org_id: str, from_: str | None = None, take: int = 50) -> Me
     return MemberPage(members, nxt if members else None)
 
 
+def count_members(*, org_id: str) -> int | None:
+    """How many members the organization has (one call: offset paging's `total`, a page of
+    one), or None when Auth0 does not say."""
+    # Reference: https://auth0.com/docs/api/management/v2/organizations/get-members
+    path = f"/organizations/{_org(org_id)}/members"
+    params: list[tuple[str, str | int]] = [
+        ("fields", "user_id"),
+        ("include_fields", "true"),
+        ("page", 0),
+        ("per_page", 1),
+        ("include_totals", "true"),
+    ]
+    body = client.call("GET", path, params=params)
+    total = body.get("total") if isinstance(body, dict) else None
+    return total if isinstance(total, int) and not isinstance(total, bool) else None
+
+
 def _lucene_phrase(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

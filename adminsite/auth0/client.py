@@ -22,7 +22,8 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -69,6 +70,50 @@ _mounted: set[str] = set()
 _session_lock = threading.Lock()
 _token_lock = threading.Lock()
 _local = threading.local()
+PATIENT_429_RETRIES = 8  # a background job's calls: waits for each reset, up to this many times
+PATIENT_MAX_WAIT = 120.0  # never sleeps longer than this at once, whatever a header says
+
+
+PATIENT_TICK = 5.0  # a patient wait calls its `tick` at least this often
+
+
+@contextmanager
+def patient(tick: Callable[[], None] | None = None) -> Iterator[None]:
+    """Calls made inside wait for a spent budget or a 429 to reset, however long (capped at
+    PATIENT_MAX_WAIT each time), instead of raising RateLimited: background jobs wait, pages
+    don't. `tick` is called every PATIENT_TICK seconds of a wait (a job's heartbeat). The flag
+    is per thread."""
+    before = getattr(_local, "patient", False), getattr(_local, "tick", None)
+    _local.patient, _local.tick = True, tick
+    try:
+        yield
+    finally:
+        _local.patient, _local.tick = before
+
+
+def _patient_sleep(seconds: float) -> None:
+    tick = getattr(_local, "tick", None)
+    while seconds > 0:
+        step = min(seconds, PATIENT_TICK) if tick is not None else seconds
+        time.sleep(step)
+        seconds -= step
+        if tick is not None:
+            tick()
+
+
+def is_patient() -> bool:
+    return bool(getattr(_local, "patient", False))
+
+
+def budget_left(method: str, path: str) -> tuple[int, float] | None:
+    """The shared budget last reported for this endpoint: (remaining, reset epoch), or None
+    when nothing is known (or it has reset since). `path` is the full /api/v2 path."""
+    reset_key, remaining_key = _bucket_keys(method, path)
+    values = cache.get_many([reset_key, remaining_key])
+    remaining, reset = values.get(remaining_key), values.get(reset_key)
+    if not isinstance(remaining, int) or not isinstance(reset, int | float):
+        return None
+    return remaining, float(reset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +320,12 @@ def _spent(method: str, path: str, reset: object) -> None:
     if not isinstance(reset, int | float) or reset <= now:
         return
     wait = reset - now
+    if is_patient():
+        wait = min(wait, PATIENT_MAX_WAIT)
+        logger.debug("%s %s (job) waits %.1fs for the rate limit to reset", method, path, wait)
+        metrics.observe_rate_wait("job", wait)
+        _patient_sleep(wait)
+        return
     if wait <= SHORT_WAIT:
         logger.debug("%s %s waits %.1fs for the rate limit to reset", method, path, wait)
         metrics.observe_rate_wait("budget", wait)
@@ -335,8 +386,9 @@ def _send(
     url = str(settings.AUTH0_BASE_URL).rstrip("/") + path
     read_timeout = float(settings.AUTH0_TIMEOUT)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    retries = PATIENT_429_RETRIES if is_patient() else MAX_429_RETRIES
     shared = bool(budget_shared)
-    for attempt in range(MAX_429_RETRIES + 1):
+    for attempt in range(retries + 1):
         if kind == "api" and attempt == 0 and budget_shared is None:
             shared = _take_budget(method, path)  # a retry has already waited as Auth0 asked
         started = time.perf_counter()
@@ -370,7 +422,7 @@ def _send(
         if response.status_code != 429:
             return response
         wait, reset_at = _rate_wait(response)
-        if wait > SHORT_WAIT or attempt == MAX_429_RETRIES:
+        if (wait > SHORT_WAIT and not is_patient()) or attempt == retries:
             message, code = _error_details(response, token)
             raise RateLimited(
                 _redact(message, token),
@@ -379,7 +431,10 @@ def _send(
                 error_code=code,
             )
         metrics.observe_rate_wait("retry", wait)
-        time.sleep(wait)
+        if is_patient():
+            _patient_sleep(min(wait, PATIENT_MAX_WAIT))
+        else:
+            time.sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -727,6 +727,22 @@ def _enable_timer(command: str, run: GuideRun) -> None:
     assert "Checked 0 entries: the audit log is empty." in result.stdout, result.stdout
 
 
+def _enable_jobs(command: str, run: GuideRun) -> None:
+    """The jobs worker: its unit's ExecStart with the guide's environment starts, sweeps and
+    waits for tasks (on the throwaway PostgreSQL), and stops cleanly on SIGTERM (systemd's)."""
+    argv, env = _unit_command("org-desk-jobs.service", run)
+    assert env["EXPORT_DIR"] == "/var/lib/org-desk/exports"
+    env["EXPORT_DIR"] = str(run.tmp / "exports")  # the unit's StateDirectory, in the sandbox
+    worker = subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    time.sleep(3)
+    assert worker.poll() is None, worker.communicate()[0]
+    worker.send_signal(signal.SIGTERM)
+    output = worker.communicate(timeout=30)[0]
+    assert worker.returncode == 0, output
+
+
 def _curl(command: str, run: GuideRun) -> None:
     for name, port in run.ports.items():
         command = command.replace(f"127.0.0.1:{name}/", f"127.0.0.1:{port}/")
@@ -761,6 +777,7 @@ HANDLERS: list[tuple[str, Callable[[str, GuideRun], None]]] = [
     (r"sudo -u org-desk \.venv/bin/python manage\.py [a-z-]+( --[a-z-]+( [A-Z]+)?)*", _manage),
     (r"systemctl enable --now( org-desk@\d+)+", _enable_instances),
     (r"systemctl enable --now org-desk-verify-audit\.timer", _enable_timer),
+    (r"systemctl enable --now org-desk-jobs", _enable_jobs),
     (r"curl -fsS( http://127\.0\.0\.1:\d+/healthz)+", _curl),
     (r"systemctl reload( org-desk@\d+)+", _reload),
 ]

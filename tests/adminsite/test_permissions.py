@@ -136,7 +136,12 @@ def test_every_org_desk_route_refuses_a_viewers_post(viewer, tenant, acme) -> No
     """A sweep of the URLconf, so a mutating view added later cannot forget operator_required."""
     c, token = _csrf_client(_django_viewer(viewer))
     conn = auth0.list_enabled_connections(org_id=acme)[0].connection_id
-    samples = {"org_id": acme, "connection_id": conn, "invitation_id": "uinv_abc123"}
+    samples = {
+        "org_id": acme,
+        "connection_id": conn,
+        "invitation_id": "uinv_abc123",
+        "job_id": "0b6f0c3e-6a1d-4c43-9a61-2f1c8e0f5a11",  # the <uuid:job_id> converter's shape
+    }
     checked = []
     for name, route in _routes(get_resolver().url_patterns):
         if name.startswith("admin:") or name in NOT_MUTATING or name.startswith("password_"):
@@ -150,6 +155,7 @@ def test_every_org_desk_route_refuses_a_viewers_post(viewer, tenant, acme) -> No
         assert mutations(tenant) == [], name
         checked.append(name)
     assert {"orgs:assign-roles", "connections:remove", "connections:domain-level"} <= set(checked)
+    assert {"jobs:cancel", "jobs:retry", "orgs:bulk-start", "orgs:export-members"} <= set(checked)
 
 
 def _route_kwargs(route: str) -> list[str]:

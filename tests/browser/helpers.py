@@ -309,6 +309,50 @@ def _audit_detail_removed_member(page: Page, site: str) -> Locator:
     return restore
 
 
+# --- Bulk changes and jobs (orgs.bulk, adminsite.jobs) ---
+
+
+def _bulk_form(page: Page, site: str) -> Locator:
+    _rows_of_acme(page, site)
+    page.get_by_role("button", name="Bulk change…").click()
+    form = page.get_by_test_id("bulk-form")
+    expect(form.locator("#bulk-role-options label").first).to_be_visible()
+    return form
+
+
+def _bulk_confirm(page: Page, site: str) -> Locator:
+    form = _bulk_form(page, site)
+    page.locator("input[data-bulk-pick]").first.check()
+    form.get_by_label(re.compile("Emails or user ids")).fill("nobody@nowhere.example\n<b>x</b>")
+    form.locator("#bulk-role-options input").first.check()
+    form.get_by_role("button", name="Review…").click()
+    confirm = page.get_by_test_id("bulk-confirm")
+    expect(confirm.get_by_test_id("bulk-estimate")).to_be_visible()
+    return confirm
+
+
+def _ended_job(page: Page, site: str) -> Locator:
+    """A role job started through the confirm step and run to its end: the item table."""
+    from adminsite.jobs import services
+    from adminsite.jobs.models import Job
+
+    _bulk_confirm(page, site).get_by_role("button", name="Start the job").click()
+    expect(page.get_by_test_id("job-title")).to_be_visible()
+    job_id = page.url.rstrip("/").rsplit("/", 1)[1]
+    services.run(str(Job.objects.get(pk=job_id).pk))
+    items = page.get_by_test_id("job-item")
+    expect(items).to_have_count(1)  # the ticked row (the pasted email is not found)
+    return page.get_by_test_id("job").or_(items)
+
+
+def _job_list(page: Page, site: str) -> Locator:
+    _ended_job(page, site)
+    page.get_by_test_id("nav-jobs").click()
+    rows = page.get_by_test_id("job-row")
+    expect(rows.first).to_contain_text("Assign roles")
+    return rows
+
+
 PAGE_STATES: tuple[PageState, ...] = (
     PageState("sign-in", _sign_in_page, signed_in=False),
     PageState("organization-list", _organization_list),
@@ -337,6 +381,11 @@ PAGE_STATES: tuple[PageState, ...] = (
     PageState("organization-add-members-confirm", _add_members_confirm),
     PageState("organization-remove-member-confirm", _remove_member_confirm),
     PageState("audit-detail-removed-member", _audit_detail_removed_member),
+    # bulk changes and jobs (orgs.bulk, adminsite.jobs)
+    PageState("organization-bulk-form", _bulk_form),
+    PageState("organization-bulk-confirm", _bulk_confirm),
+    PageState("job-ended", _ended_job),
+    PageState("job-list", _job_list),
 )
 
 

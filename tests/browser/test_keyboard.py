@@ -245,10 +245,10 @@ def test_tab_count_from_the_top_to_the_members_pager(operator_page: Page, site: 
     pager = page.get_by_role("navigation", name="Pages of members")
     presses = press_until(page, "Tab", pager.get_by_role("link", name="Next →"))
     connections = page.get_by_test_id("connection-row").count()
-    # skip links, header, crumbs, the organization's audit link, three buttons a connection
-    # and "Add connection…", the members' search box and button, "Add members…": nothing of
-    # the 50 member rows.
-    assert presses <= 14 + 3 * connections, presses
+    # skip links, header (with "Jobs"), crumbs, the organization's audit and jobs links, three
+    # buttons a connection and "Add connection…", the members' search box and button, "Add
+    # members…": nothing of the 50 member rows.
+    assert presses <= 16 + 3 * connections, presses
 
 
 def test_help_panel_and_shortcuts_do_not_fire_while_typing(operator_page: Page, site: str):

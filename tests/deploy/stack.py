@@ -1,13 +1,14 @@
 """A production-shaped Org Desk on loopback: one throwaway PostgreSQL, one Redis, the sandbox
 tenant over HTTP in its own process, and any number of gunicorn instances sharing them.
 
-Used by the two-instance test (tests/deploy/test_two_instances.py) and the process benchmark
-(tests/perf/process.py). Every process it starts is stopped, and every folder deleted, by
-`Stack.stop()` (a context manager does it too).
+Used by the two-instance tests (tests/deploy/test_two_instances.py, test_two_instance_jobs.py)
+and the process benchmark (tests/perf/process.py). Every process it starts is stopped, and every
+folder deleted, by `Stack.stop()` (a context manager does it too).
 
     with Stack() as stack:
         a = stack.instance(workers=2)
         b = stack.instance(workers=2)
+        jobs = stack.worker()  # a `manage.py jobs_worker` on the same database and Redis
         requests.get(a.base + "/healthz")
 """
 
@@ -66,6 +67,21 @@ class Instance:
         return children_of(self.process.pid)
 
 
+@dataclass
+class Worker:
+    """One `manage.py jobs_worker` process (bulk jobs, adminsite/jobs) of the stack."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+
 def children_of(parent: int) -> list[int]:
     """Processes whose parent is `parent` (from /proc/<pid>/stat)."""
     found = []
@@ -99,6 +115,7 @@ class Stack:
     folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="orgdesk-stack-")))
     env: dict[str, str] = field(default_factory=dict)
     instances: list[Instance] = field(default_factory=list)
+    workers: list[Worker] = field(default_factory=list)
     _processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _cluster: pgcluster.Cluster | None = None
     sandbox_url: str = ""
@@ -240,6 +257,36 @@ class Stack:
             wait_until_up(instance.base + "/healthz", seconds=60)
         return instance
 
+    def worker(self, *, interval: float = 0.2, **env: str) -> Worker:
+        """A jobs worker (`manage.py jobs_worker`, django-tasks-db's db_worker plus the sweep)
+        with the stack's environment: the shared PostgreSQL (its task queue) and Redis (the
+        jobs' pacing). Its output goes to a log in the stack's folder; `stop()` ends it first,
+        with SIGTERM (the job in hand is handed back to the queue between items)."""
+        log = self.folder / f"jobs-worker-{len(self.workers) + 1}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [PYTHON, "manage.py", "jobs_worker", "--interval", str(interval)],
+                cwd=ROOT,
+                env={**self.env, "EXPORT_DIR": str(self.folder / "exports"), **env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        worker = Worker(process=process, log=log)
+        self.workers.append(worker)
+        return worker
+
+    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """`manage.py <args>` with the stack's environment; its output captured."""
+        return subprocess.run(
+            [PYTHON, "manage.py", *args],
+            cwd=ROOT,
+            env={**self.env, "EXPORT_DIR": str(self.folder / "exports")},
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=120,
+        )
+
     # --- the sandbox ------------------------------------------------------------------------
 
     def sandbox(self) -> Sandbox:
@@ -273,6 +320,17 @@ class Stack:
     # --- shut-down --------------------------------------------------------------------------
 
     def stop(self) -> None:
+        # The jobs workers first, while the database and Redis they use are still up.
+        for w in self.workers:
+            if w.process.poll() is None:
+                w.process.send_signal(signal.SIGTERM)
+        for w in self.workers:
+            try:
+                w.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                w.process.kill()
+                w.process.wait(timeout=5)
+        self.workers.clear()
         processes = [i.process for i in self.instances] + self._processes
         for p in processes:
             if p.poll() is None:

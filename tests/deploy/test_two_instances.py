@@ -11,8 +11,8 @@ load balancer would, and the sandbox's request log says what reached "Auth0":
 - a restore fired at both instances at once is sent to Auth0 once, and audited once;
 - a person's session (and CSRF token) made on one instance works on the other.
 
-Bulk jobs (F12, a later issue) do not exist yet: when they do, "a job started on one instance
-cannot run twice on the other" belongs here too.
+Bulk jobs ("a job started on one instance cannot run twice on the other", with a jobs worker
+beside each instance): tests/deploy/test_two_instance_jobs.py.
 """
 
 from __future__ import annotations

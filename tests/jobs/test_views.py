@@ -1,0 +1,173 @@
+"""The jobs' pages (adminsite/jobs/views.py): who may see and do what, the progress part's
+polling, cancel, retry, the download, the organization page's bar (issue #15 item 5)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from adminsite.jobs import services
+from adminsite.jobs.models import ItemOutcome, Job, Kind, Status
+from tests.jobs.conftest import new_job
+
+
+@pytest.fixture
+def job(db, tenant, big, people, role, operator) -> Job:
+    return new_job(operator, Kind.ASSIGN_ROLES, big, people[:3], [role])
+
+
+def test_a_queued_jobs_page_polls_its_bar(viewer_client, job, role) -> None:
+    r = viewer_client.get(f"/jobs/{job.pk}/")
+    assert r.status_code == 200
+    body = r.content.decode()
+    assert "Assign roles in Big" in body and "olivia" in body and role["name"] in body
+    assert f'hx-get="/jobs/{job.pk}/progress/"' in body and 'hx-trigger="every 1s"' in body
+    assert '<progress max="3" value="0"' in body
+    assert "Cancel the job" not in body  # a viewer
+    r = viewer_client.get(f"/jobs/{job.pk}/progress/", headers={"HX-Request": "true"})
+    assert 'hx-trigger="every 1s"' in r.content.decode()
+
+
+def test_an_ended_job_stops_polling_and_lists_every_item(operator_client, job, people) -> None:
+    services.run(str(job.pk))
+    r = operator_client.get(f"/jobs/{job.pk}/progress/", headers={"HX-Request": "true"})
+    body = r.content.decode()
+    assert "hx-trigger" not in body.split('id="job-end"')[0]
+    assert 'id="job-end" hx-swap-oob="true"' in body  # the outcome section comes along
+    assert body.count('data-testid="job-item"') == 3
+    page = operator_client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "hx-trigger" not in page.split("</main>")[0].split('id="main"')[1]
+    for user_id in people[:3]:
+        assert user_id in page
+    assert "Done" in page and "Retry the failed ones" not in page
+
+
+def test_unknown_and_malformed_ids_are_404(operator_client, db) -> None:
+    assert operator_client.get("/jobs/00000000-0000-0000-0000-000000000000/").status_code == 404
+    assert operator_client.get("/jobs/not-a-uuid/").status_code == 404
+    assert operator_client.get("/jobs/12345/progress/").status_code == 404
+    r = operator_client.post("/jobs/00000000-0000-0000-0000-000000000000/cancel/")
+    assert r.status_code == 404
+
+
+def test_viewers_may_not_cancel_or_retry(viewer_client, job) -> None:
+    assert viewer_client.post(f"/jobs/{job.pk}/cancel/").status_code == 403
+    assert viewer_client.post(f"/jobs/{job.pk}/retry/").status_code == 403
+    job.refresh_from_db()
+    assert not job.cancel_requested and Job.objects.count() == 1
+
+
+def test_posts_need_the_csrf_token(operator, job) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(operator)
+    assert client.post(f"/jobs/{job.pk}/cancel/").status_code == 403
+    job.refresh_from_db()
+    assert not job.cancel_requested
+    assert client.get(f"/jobs/{job.pk}/cancel/").status_code in (403, 405)
+
+
+def test_cancel_before_start(operator_client, job) -> None:
+    r = operator_client.post(f"/jobs/{job.pk}/cancel/", follow=True)
+    job.refresh_from_db()
+    assert job.status == Status.CANCELLED
+    assert "Cancelled." in r.content.decode()
+    assert set(job.items.values_list("outcome", flat=True)) == {ItemOutcome.NOT_SENT}
+    # the ended job offers a retry of what was not sent
+    assert "Retry the failed ones (3)" in r.content.decode()
+
+
+def test_retry_makes_a_new_job_and_redirects_to_it(operator_client, job) -> None:
+    services.cancel(job)
+    r = operator_client.post(f"/jobs/{job.pk}/retry/")
+    new = Job.objects.exclude(pk=job.pk).get()
+    assert r.status_code == 302 and r["Location"] == f"/jobs/{new.pk}/"
+    assert new.retry_of == job and new.total == 3
+
+
+def test_retry_of_a_running_job_is_refused(operator_client, job) -> None:
+    r = operator_client.post(f"/jobs/{job.pk}/retry/", follow=True)
+    assert "still running" in r.content.decode()
+    assert Job.objects.count() == 1
+
+
+def test_export_download_then_gone(operator_client, db, tenant, big, operator, viewer):
+    viewer_client = Client()
+    viewer_client.force_login(viewer)
+    job = services.create(kind=Kind.EXPORT_MEMBERS, org_id=big, org_name="Big =Co", user=operator)
+    services.run(str(job.pk))
+    page = operator_client.get(f"/jobs/{job.pk}/").content.decode()
+    assert f'href="/jobs/{job.pk}/download/"' in page
+    r = operator_client.get(f"/jobs/{job.pk}/download/")
+    assert r.status_code == 200
+    assert r["Content-Type"] == "text/csv; charset=utf-8"
+    assert r["Content-Disposition"].startswith('attachment; filename="members-Big-Co-')
+    body = b"".join(r.streaming_content)
+    assert body.startswith(b"\xef\xbb\xbfuser_id,email,name")
+    assert body.count(b"\n") == 1101
+    assert viewer_client.get(f"/jobs/{job.pk}/download/").status_code == 403
+    Job.objects.filter(pk=job.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert operator_client.get(f"/jobs/{job.pk}/download/").status_code == 404
+    services.cleanup_exports()
+    assert operator_client.get(f"/jobs/{job.pk}/download/").status_code == 404
+    assert "No file is kept" in operator_client.get(f"/jobs/{job.pk}/").content.decode()
+
+
+def test_the_list_newest_first_and_paged(viewer_client, db, tenant, big, people, role, operator):
+    jobs = [new_job(operator, Kind.ASSIGN_ROLES, big, people[:1], [role]) for _ in range(52)]
+    body = viewer_client.get("/jobs/").content.decode()
+    assert body.count('data-testid="job-row"') == 50
+    assert body.index(str(jobs[-1].pk)) < body.index(str(jobs[-2].pk))
+    assert "Page 1 of 2" in body
+    assert viewer_client.get("/jobs/?page=2").content.decode().count('data-testid="job-row"') == 2
+    assert 'data-testid="nav-jobs"' in body
+
+
+def test_the_organization_bar(viewer_client, job, big) -> None:
+    r = viewer_client.get(f"/jobs/running/{big}/", headers={"HX-Request": "true"})
+    body = r.content.decode()
+    assert f"?job={job.pk}" in body and 'hx-trigger="every 2s"' in body
+    services.run(str(job.pk))
+    r = viewer_client.get(f"/jobs/running/{big}/?job={job.pk}", headers={"HX-Request": "true"})
+    body = r.content.decode()
+    assert "hx-trigger" not in body and "Done" in body  # its end shows, polling stops
+    empty = viewer_client.get(f"/jobs/running/{big}/").content.decode()
+    assert "hx-trigger" not in empty and "<section" not in empty
+    # a job id from elsewhere or malformed is ignored
+    assert "<section" not in viewer_client.get(f"/jobs/running/{big}/?job=x").content.decode()
+    assert viewer_client.get("/jobs/running/not-an-org/").status_code == 404
+
+
+def test_names_are_escaped(operator_client, db, tenant, big, people, operator) -> None:
+    job = services.create(
+        kind=Kind.REMOVE_MEMBERS,
+        org_id=big,
+        org_name="<script>x</script>",
+        user=operator,
+        subjects=people[:1],
+    )
+    body = operator_client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "<script>x</script>" not in body and "&lt;script&gt;x&lt;/script&gt;" in body
+
+
+def test_the_list_of_one_organization(viewer_client, db, tenant, big, people, role, operator):
+    new_job(operator, Kind.ASSIGN_ROLES, big, people[:1], [role])
+    other = list(tenant.store.orgs)[0]
+    new_job(operator, Kind.ASSIGN_ROLES, other, [people[0]], [role])
+    assert viewer_client.get(f"/jobs/?org={big}").content.decode().count('"job-row"') == 1
+    assert viewer_client.get("/jobs/").content.decode().count('"job-row"') == 2
+    assert viewer_client.get("/jobs/?org=<x>").content.decode().count('"job-row"') == 0
+    page = viewer_client.get(f"/orgs/{big}/").content.decode()
+    assert f'href="/jobs/?org={big}"' in page
+
+
+def test_an_every_member_job_says_it_lists_first(viewer_client, db, tenant, big, role, operator):
+    job = services.create(
+        kind=Kind.REMOVE_ROLES, org_id=big, user=operator, roles=[role], all_members=True
+    )
+    assert "Listing the organization" in viewer_client.get(f"/jobs/{job.pk}/").content.decode()
+    services.run(str(job.pk))
+    body = viewer_client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "Listing the organization" not in body and "1100</strong> of 1100 done" in body
