@@ -101,7 +101,9 @@ class SandboxServer:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         server_class = type("_Server", (_ThreadingWSGIServer,), {"address_family": family})
         self._server = server_class((host.strip("[]"), port), _RequestHandler)
-        self._server.set_app(make_app(tenant))
+        self._in_flight = 0
+        self._settled = threading.Condition()
+        self._server.set_app(self._counted(make_app(tenant)))
         self.host = host
         self.port = int(self._server.server_address[1])
         shown = f"[{host.strip('[]')}]" if family == socket.AF_INET6 else host
@@ -113,6 +115,27 @@ class SandboxServer:
             daemon=True,
         )
         self._thread.start()
+
+    def _counted(self, app: Any) -> Any:
+        """`app`, counting the requests it is handling (wait_idle)."""
+
+        def counted(environ: dict[str, Any], start_response: Any) -> Any:
+            with self._settled:
+                self._in_flight += 1
+            try:
+                return app(environ, start_response)  # the tenant is changed within the call
+            finally:
+                with self._settled:
+                    self._in_flight -= 1
+                    self._settled.notify_all()
+
+        return counted
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no request is being handled: one a client gave up on (a delay fault
+        past its read timeout) still changes the tenant when its delay ends. False on timeout."""
+        with self._settled:
+            return self._settled.wait_for(lambda: self._in_flight == 0, timeout=timeout)
 
     def shutdown(self) -> None:
         self._server.shutdown()

@@ -20,6 +20,7 @@ from adminsite.sandbox import (
     default_tenant,
     serve,
 )
+from adminsite.sandbox.server import SandboxServer
 from tests.sandbox.helpers import PIPEY, ROOT, SLASHY, Api, enc, org
 
 # --- scopes, rate limits, faults ----------------------------------------------------------------
@@ -257,6 +258,28 @@ def test_http_faults(http: Api, sandbox: Tenant) -> None:
     sandbox.add_fault(path="/roles", status=502, body="<html>502 Bad Gateway</html>")
     assert http.get("/roles").text == "<html>502 Bad Gateway</html>"
     assert http.get("/roles").status_code == 200
+
+
+def test_wait_idle_waits_for_a_change_the_client_gave_up_on(
+    http: Api, sandbox: Tenant, _server: SandboxServer
+) -> None:
+    """A delay past the client's timeout: the change is still made when the delay ends, after
+    the client has moved on. wait_idle() (tests/conftest.py's http_tenant, before each reset)
+    returns only then, so that change cannot land in the next test's fresh tenant."""
+    connection = http.get("/connections").json()[0]
+    flipped = not connection["is_domain_connection"]
+    sandbox.add_fault(path="/connections/", method="PATCH", delay=0.6)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        http.call(
+            "PATCH",
+            f"/connections/{connection['id']}",
+            json={"is_domain_connection": flipped},
+            timeout=0.1,
+        )
+    assert _server.wait_idle(timeout=0.05) is False  # still sleeping on it
+    assert _server.wait_idle(timeout=5) is True
+    now = http.get(f"/connections/{connection['id']}").json()
+    assert now["is_domain_connection"] is flipped  # made after the client gave up
 
 
 def test_http_control_endpoints(http: Api, sandbox: Tenant) -> None:
