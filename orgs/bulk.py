@@ -51,15 +51,12 @@ def bulk_form(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     if request.GET.get("cancel") == "1":
         return render(request, f"{DETAIL}#bulk-closed", {"org_id": org_id})
     query = request.GET.get("q", "").strip()[:100]
+    picked = names.picked_roles(request.GET.getlist("roles"))
     try:
-        roles = auth0.list_roles(name_filter=query)
+        roles = names.roles_to_pick(query, picked)  # picked roles stay, found or not
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="organization")
         return flash.no_swap()
-    names.remember(roles=roles)
-    picked = [r for r in request.GET.getlist("roles")[:50] if auth0.ROLE_ID.fullmatch(r)]
-    known, listed = names.known(), {r.id for r in roles}  # picked roles stay, found or not
-    roles = [auth0.Role(r, known.role_name(r), "") for r in picked if r not in listed] + roles
     partial = "bulk-role-options" if request.GET.get("options") == "1" else "bulk-form"
     context: dict[str, Any] = {"org_id": org_id, "roles": roles, "q": query, "picked": picked}
     if partial == "bulk-form":

@@ -183,6 +183,21 @@ def remember(
         cache.set_many(changed, timeout=TTL)
 
 
+def roles_to_pick(query: str, picked: Iterable[str]) -> list[auth0.Role]:
+    """The tenant's roles named like `query` (one call; Auth0's errors are raised), after the
+    roles already ticked (`picked`, role ids) that this search did not find: a form whose role
+    list is searched keeps its ticks (the add members and bulk change forms)."""
+    roles = auth0.list_roles(name_filter=query)
+    remember(roles=roles)
+    names, listed = known(), {r.id for r in roles}
+    return [auth0.Role(r, names.role_name(r), "") for r in picked if r not in listed] + roles
+
+
+def picked_roles(values: Iterable[str], most: int = 50) -> list[str]:
+    """The role ids a form sent as ticked, at most `most`, those shaped like Auth0's only."""
+    return [r for r in list(values)[:most] if auth0.ROLE_ID.fullmatch(r)]
+
+
 def _isolated(text: str) -> str:
     """Text that holds right-to-left script or bidi controls, wrapped in a first-strong
     isolate, so that it cannot reorder the rest of the message (the id shown after it)."""
