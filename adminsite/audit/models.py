@@ -304,7 +304,7 @@ class AuditQuerySet(models.QuerySet["AuditEntry"]):
             for name, value in fields.items():
                 setattr(entry, name, value)
             entry.seal_hash = chain.seal_hash(entry)
-            sealed = models.QuerySet.update(pending, seal_hash=entry.seal_hash, **fields)
+            sealed = self._seal_row(pk, entry.entry_hash, seal_hash=entry.seal_hash, **fields)
             if sealed:
                 transaction.on_commit(partial(log_sealed, entry), using=self.db, robust=True)
         return sealed
