@@ -192,6 +192,10 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int(
     "DB_CONN_MAX_AGE", default=0 if _DB_ENGINE == "django.db.backends.sqlite3" else 60
 )
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# On PostgreSQL that check looks at the kept connection's socket and asks the server only when
+# the server has spoken since (adminsite/postgresql): no `SELECT 1` round trip per request.
+if _DB_ENGINE == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "adminsite.postgresql"
 # Redis through Django's backend, with its redis-py clients kept instead of one built per call
 # (adminsite/cache.py).
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":

@@ -5,19 +5,26 @@
   from adminsite.usercache, and a request whose groups change nothing writes nothing.
 - A change of the proxy's groups still changes what the person may do on the very request.
 - With Redis, an upstream call costs one round trip to it (token and rate budget together).
-- Database connections are kept (DB_CONN_MAX_AGE) and checked before reuse.
+- Database connections are kept (DB_CONN_MAX_AGE) and checked before reuse, on PostgreSQL
+  without a round trip unless the server has spoken (adminsite/postgresql).
 """
 
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
+import psycopg
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.urls import reverse
 
 from adminsite import auth0, usercache
@@ -158,7 +165,8 @@ def test_the_cached_user_is_dropped_when_it_changes(django_user_model) -> None:
 def _settings_in_a_subprocess(**env: str) -> str:
     code = (
         "from django.conf import settings as s; d = s.DATABASES['default']; "
-        "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'], s.SESSION_ENGINE.rsplit('.', 1)[1])"
+        "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'], s.SESSION_ENGINE.rsplit('.', 1)[1], "
+        "d['ENGINE'])"
     )
     environment = {
         k: v
@@ -180,11 +188,79 @@ def _settings_in_a_subprocess(**env: str) -> str:
 
 def test_connections_are_kept_and_checked() -> None:
     pg = {"DATABASE_URL": "postgres://orgdesk@127.0.0.1:5432/orgdesk"}
-    assert _settings_in_a_subprocess(**pg) == "60 True db"
-    assert _settings_in_a_subprocess(**pg, DB_CONN_MAX_AGE="0") == "0 True db"
-    assert _settings_in_a_subprocess() == "0 True db"  # SQLite: a connection per request
+    postgres, sqlite = "adminsite.postgresql", "django.db.backends.sqlite3"
+    assert _settings_in_a_subprocess(**pg) == f"60 True db {postgres}"
+    assert _settings_in_a_subprocess(**pg, DB_CONN_MAX_AGE="0") == f"0 True db {postgres}"
+    # SQLite: a connection per request
+    assert _settings_in_a_subprocess() == f"0 True db {sqlite}"
     redis = {"CACHE_URL": "redis://127.0.0.1:6379/0"}
-    assert _settings_in_a_subprocess(**pg, **redis) == "60 True cached_db"
+    assert _settings_in_a_subprocess(**pg, **redis) == f"60 True cached_db {postgres}"
+
+
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL's kept connections (make test's 2nd pass)"
+)
+
+
+def kept_connection() -> Any:
+    """The thread's connection wrapper, with the health-check flag Django's stubs leave out."""
+    return connection
+
+
+def _statements_sent(check: Callable[[], None]) -> list[str]:
+    """The SQL the psycopg connection was sent while `check` ran (Django's own logging skips
+    the health check's cursor, so the driver is watched)."""
+    sent: list[str] = []
+    real = psycopg.Cursor.execute
+
+    def execute(self, query, *args, **kwargs):
+        sent.append(str(query))
+        return real(self, query, *args, **kwargs)
+
+    with mock.patch.object(psycopg.Cursor, "execute", execute):
+        check()
+    return sent
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_kept_connection_is_checked_without_a_round_trip() -> None:
+    connection.ensure_connection()
+    kept = connection.connection
+    kept_connection().health_check_done = False  # as at the start of every request
+
+    assert _statements_sent(connection.close_if_health_check_failed) == []
+    assert connection.connection is kept and kept_connection().health_check_done
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 2")
+        assert cursor.fetchone() == (2,)
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_server_ended_is_replaced_before_use() -> None:
+    """A restart or pg_terminate_backend while the connection sat idle: the server's goodbye
+    makes the socket readable, the check asks the server, and a new connection is used."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    kept = connection.connection
+    params = connection.get_connection_params()
+    with psycopg.connect(**params, autocommit=True) as other:
+        assert other.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone() == (True,)
+    deadline = time.monotonic() + 5
+    while not select.select([kept.pgconn.socket], [], [], 0)[0]:
+        assert time.monotonic() < deadline, "the server's goodbye never arrived"
+        time.sleep(0.01)
+    kept_connection().health_check_done = False
+
+    sent = _statements_sent(connection.close_if_health_check_failed)
+
+    assert sent == ["SELECT 1"]  # asked, because the server had spoken
+    assert connection.connection is None  # closed: the next query opens a new one
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] != pid
 
 
 # --- Redis: one round trip per upstream call ----------------------------------------------------
