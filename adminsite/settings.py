@@ -347,8 +347,8 @@ LOGGING = ops_config.logging_config(LOGGING, LOG_FORMAT, env("LOG_LEVEL", defaul
 # SQLite (one machine) and on PostgreSQL, where several machines' workers share the queue
 # (each claims a task with SELECT ... FOR UPDATE SKIP LOCKED).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "jobs"]}}
-# Where exports are written (one CSV per job), deleted EXPORT_TTL seconds after they are done.
-EXPORT_DIR = Path(env("EXPORT_DIR", default=str(BASE_DIR / "var" / "exports")))
+# Exports (one CSV per job, in the database: adminsite/jobs/export.py) are deleted EXPORT_TTL
+# seconds after they are done.
 EXPORT_TTL = env.int("EXPORT_TTL", default=24 * 3600)
 # Auth0's published limits per endpoint group (burst, requests per minute) that jobs pace by;
 # a job leaves JOBS_PAGE_RESERVE requests of a group's burst for people using the pages.

@@ -57,8 +57,9 @@ class Job(models.Model):
     failed = models.PositiveIntegerField(default=0)  # of which failed
     cancel_requested = models.BooleanField(default=False)
     message = models.TextField(blank=True)  # why a job failed, or a note on how it ended
-    # An export's file (under EXPORT_DIR) and when it is deleted.
-    export_path = models.CharField(max_length=500, blank=True)
+    # An export's CSV, once complete: its size in bytes (None: no file is kept; the bytes are
+    # ExportPart rows) and when it is deleted.
+    export_bytes = models.PositiveBigIntegerField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     # The django.tasks result running the job, and the worker holding it (host:pid:token)
     # with its last sign of life: the sweep re-queues a job whose worker is gone.
@@ -117,3 +118,22 @@ class JobItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject}: {self.outcome}"
+
+
+class ExportPart(models.Model):
+    """A piece of an export's CSV, in order. Exports are kept in the database, not in a file:
+    any host serving Org Desk can hand out a download that a worker on another host wrote, and
+    deleting the job deletes them."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="export_parts")
+    position = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        ordering = ["job", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "position"], name="exportpart_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"part {self.position} of {self.job_id}"

@@ -28,7 +28,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -466,11 +465,8 @@ class Runner:
 
     def export(self) -> None:
         job = self.job
-        folder = Path(settings.EXPORT_DIR)
-        final = folder / f"{job.pk}.csv"
-        partial = folder / f"{job.pk}.csv.part"
-        # A resumed export starts over: the file is rewritten from the first page.
-        Job.objects.filter(pk=job.pk).update(done=0, total=0)
+        # A resumed export starts over: its parts are written again from the first page.
+        Job.objects.filter(pk=job.pk).update(done=0, total=0, export_bytes=None)
         path = f"/api/v2/organizations/{_quote(job.org_id)}/members"
 
         def pages() -> Iterator[list[auth0.Member]]:
@@ -490,16 +486,11 @@ class Runner:
                 done=F("done") + rows, total=F("total") + rows, heartbeat_at=timezone.now()
             )
 
-        try:
-            with export.open_csv(partial) as out:
-                rows = export.write(out, pages(), on_page)
-            os.replace(partial, final)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
+        with export.Parts(job) as out:
+            rows = export.write(out, pages(), on_page)
         expires = timezone.now() + timedelta(seconds=int(settings.EXPORT_TTL))
         Job.objects.filter(pk=job.pk).update(
-            export_path=str(final), expires_at=expires, total=rows, done=rows
+            export_bytes=out.size, expires_at=expires, total=rows, done=rows
         )
 
 

@@ -16,15 +16,13 @@ import os
 import socket
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from adminsite.jobs.models import ACTIVE, ItemOutcome, Job, JobItem, Kind, Status
+from adminsite.jobs.models import ACTIVE, ExportPart, ItemOutcome, Job, JobItem, Kind, Status
 
 logger = logging.getLogger(__name__)
 
@@ -225,35 +223,29 @@ def sweep(now: datetime | None = None) -> list[Job]:
 
 
 def cleanup_exports(now: datetime | None = None) -> int:
-    """Delete expired export files (and leftovers of interrupted ones); returns files deleted."""
+    """Delete expired exports (and the parts an interrupted or cancelled one left); returns
+    the exports deleted."""
     now = now or timezone.now()
     deleted = 0
-    for job in Job.objects.filter(expires_at__lte=now).exclude(export_path=""):
-        Path(job.export_path).unlink(missing_ok=True)
-        Job.objects.filter(pk=job.pk).update(export_path="")
+    for job in Job.objects.filter(expires_at__lte=now, export_bytes__isnull=False):
+        with transaction.atomic():
+            ExportPart.objects.filter(job=job).delete()
+            Job.objects.filter(pk=job.pk).update(export_bytes=None)
         deleted += 1
-    folder = Path(settings.EXPORT_DIR)
-    if folder.is_dir():
-        ttl = int(settings.EXPORT_TTL)
-        cutoff = now.timestamp() - ttl
-        active = {
-            str(pk) for pk in Job.objects.filter(status__in=ACTIVE).values_list("pk", flat=True)
-        }
-        for path in folder.iterdir():
-            stem = path.name.split(".", 1)[0]
-            old = path.suffix in (".csv", ".part") and path.stat().st_mtime < cutoff
-            if old and stem not in active:
-                path.unlink(missing_ok=True)
-                deleted += 1
+    # Parts of an export that did not finish: its job is not running and keeps no file.
+    leftovers = ExportPart.objects.exclude(job__status__in=ACTIVE).filter(
+        job__export_bytes__isnull=True
+    )
+    deleted += len(set(leftovers.values_list("job_id", flat=True)))
+    leftovers.delete()
     return deleted
 
 
-def export_file(job: Job) -> Path | None:
-    """The export's file while it is kept (None once expired or deleted)."""
-    if not job.export_path or (job.expires_at and job.expires_at <= timezone.now()):
-        return None
-    path = Path(job.export_path)
-    return path if path.is_file() else None
+def export_kept(job: Job) -> bool:
+    """Whether the export's CSV is kept (until expires_at, EXPORT_TTL after it was done)."""
+    return job.export_bytes is not None and not (
+        job.expires_at and job.expires_at <= timezone.now()
+    )
 
 
 def progress(job: Job) -> dict[str, Any]:
@@ -312,7 +304,7 @@ def job_context(job: Job, page_number: str | None) -> dict[str, Any]:
             context["retryable"] = items.filter(
                 outcome__in=(ItemOutcome.FAILED, ItemOutcome.NOT_SENT)
             ).count()
-        context["export"] = export_file(job) is not None
+        context["export"] = export_kept(job)
     return context
 
 

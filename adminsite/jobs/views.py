@@ -14,12 +14,13 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
 from adminsite import auth0
-from adminsite.jobs import services
+from adminsite.jobs import export, services
 from adminsite.jobs.models import Job
 from adminsite.permissions import operator_required
 
@@ -89,16 +90,15 @@ def retry(request: HttpRequest, job_id: UUID) -> HttpResponse:
 @require_GET
 @operator_required
 def download(request: HttpRequest, job_id: UUID) -> HttpResponse:
-    """An export's CSV while it is kept (EXPORT_TTL); 404 once expired or deleted."""
+    """An export's CSV while it is kept (EXPORT_TTL), streamed from the database a part at a
+    time; 404 once expired or deleted."""
     job = get_object_or_404(Job, pk=job_id)
-    path = services.export_file(job)
-    if path is None:
+    if not services.export_kept(job):
         raise Http404("This export's file is no longer kept.")
-    response = FileResponse(
-        path.open("rb"),
-        as_attachment=True,
-        filename=services.export_filename(job),
-        content_type="text/csv; charset=utf-8",
+    response = StreamingHttpResponse(export.read(job), content_type="text/csv; charset=utf-8")
+    response["Content-Length"] = str(job.export_bytes)
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=services.export_filename(job)
     )
     response["Cache-Control"] = "no-store"
     return cast(HttpResponse, response)  # streamed (operator_required's type says HttpResponse)

@@ -731,8 +731,6 @@ def _enable_jobs(command: str, run: GuideRun) -> None:
     """The jobs worker: its unit's ExecStart with the guide's environment starts, sweeps and
     waits for tasks (on the throwaway PostgreSQL), and stops cleanly on SIGTERM (systemd's)."""
     argv, env = _unit_command("org-desk-jobs.service", run)
-    assert env["EXPORT_DIR"] == "/var/lib/org-desk/exports"
-    env["EXPORT_DIR"] = str(run.tmp / "exports")  # the unit's StateDirectory, in the sandbox
     worker = subprocess.Popen(
         argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )

@@ -267,7 +267,7 @@ class Stack:
             process = subprocess.Popen(
                 [PYTHON, "manage.py", "jobs_worker", "--interval", str(interval)],
                 cwd=ROOT,
-                env={**self.env, "EXPORT_DIR": str(self.folder / "exports"), **env},
+                env={**self.env, **env},
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
@@ -280,7 +280,7 @@ class Stack:
         return subprocess.run(
             [PYTHON, "manage.py", *args],
             cwd=ROOT,
-            env={**self.env, "EXPORT_DIR": str(self.folder / "exports")},
+            env=self.env,
             capture_output=True,
             text=True,
             check=check,

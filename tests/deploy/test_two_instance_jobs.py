@@ -477,3 +477,39 @@ def test_start_posted_at_once_on_both_instances_starts_one_job(
     wait_for_end(d, job_page.group(1))
     check_applied_once(d, job_page.group(1), chosen, role["id"])
     print(f"'Start the job' posted {len(answers)} times at once on A and B: 1 job started")
+
+
+def test_an_export_written_by_either_worker_is_downloaded_from_both_instances(
+    deployment: JobsDeployment,
+) -> None:
+    """Exports are kept in the database (adminsite/jobs/export.py), not in the worker's files:
+    an export started on A, written by whichever worker took it, is the same file from A and
+    from B (two hosts, in production)."""
+    d = deployment
+    olivia = Person("olivia@example.com")
+    assert olivia.get(d.a, f"/orgs/{d.org}/").status_code == 200 and olivia.csrf
+    started = olivia.post(d.a, f"/orgs/{d.org}/members/export/", htmx=True)
+    assert started.status_code == 200, started.text[:2000]
+    page = re.fullmatch(r"/jobs/([0-9a-f-]{36})/", started.headers["HX-Redirect"])
+    assert page is not None, started.headers
+    job_id = page.group(1)
+    row = wait_for_end(d, job_id)
+    assert row["status"] == "done" and row["total"] == len(d.members), row
+
+    files = []
+    for instance in (d.a, d.b):
+        assert f'href="/jobs/{job_id}/download/"' in olivia.get(instance, f"/jobs/{job_id}/").text
+        got = olivia.http.get(f"{instance.base}/jobs/{job_id}/download/", timeout=30)
+        assert got.status_code == 200, got.text[:1000]
+        assert got.headers["Content-Disposition"].startswith("attachment; filename=")
+        assert int(got.headers["Content-Length"]) == len(got.content)
+        files.append(got.content)
+    assert files[0] == files[1]
+    text = files[0].decode("utf-8-sig")
+    assert files[0].startswith(b"\xef\xbb\xbf") and text.startswith("user_id,email,name")
+    listed = {line.split(",", 1)[0] for line in text.splitlines()[1:]}
+    assert listed == {m["user_id"] for m in d.members}
+    print(
+        f"export of {len(listed)} members by worker {d.workers.index(ran_by(d, row)) + 1}: "
+        f"the same {len(files[0]):,} bytes from instance A and instance B"
+    )

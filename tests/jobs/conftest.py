@@ -11,15 +11,14 @@ from adminsite.jobs.models import Job, Kind
 
 
 @pytest.fixture(autouse=True)
-def _fast_pacing(settings, tmp_path) -> None:
-    """Limits no test waits for, unless a test sets its own; exports in a temporary folder."""
+def _fast_pacing(settings) -> None:
+    """Limits no test waits for, unless a test sets its own."""
     settings.JOBS_RATE_LIMITS = {
         "member_roles": (1000, 600_000),
         "members_write": (1000, 600_000),
         "members_read": (1000, 600_000),
     }
     settings.JOBS_PAGE_RESERVE = 0
-    settings.EXPORT_DIR = tmp_path / "exports"
 
 
 @pytest.fixture

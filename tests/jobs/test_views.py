@@ -107,6 +107,7 @@ def test_export_download_then_gone(operator_client, db, tenant, big, operator, v
     body = b"".join(r.streaming_content)
     assert body.startswith(b"\xef\xbb\xbfuser_id,email,name")
     assert body.count(b"\n") == 1101
+    assert int(r["Content-Length"]) == len(body) and r["Cache-Control"] == "no-store"
     assert viewer_client.get(f"/jobs/{job.pk}/download/").status_code == 403
     Job.objects.filter(pk=job.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert operator_client.get(f"/jobs/{job.pk}/download/").status_code == 404

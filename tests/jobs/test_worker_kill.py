@@ -47,7 +47,6 @@ def worker_env(tmp_path: Path) -> dict[str, str]:
         "AUTH0_CLIENT_ID": settings.AUTH0_CLIENT_ID,
         "AUTH0_CLIENT_SECRET": settings.AUTH0_CLIENT_SECRET,
         "AUTH0_TIMEOUT": "5",
-        "EXPORT_DIR": str(tmp_path / "exports"),
     }
 
 

@@ -42,6 +42,7 @@ packages.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import random
@@ -130,7 +131,6 @@ def django_env(sandbox: Sandbox, folder: Path) -> dict[str, str]:
         "AUTH0_DOMAIN": sandbox.url,
         "AUTH0_CLIENT_ID": "org-desk-sandbox",
         "AUTH0_CLIENT_SECRET": "sandbox-secret",
-        "EXPORT_DIR": str(folder / "exports"),
         "LOG_LEVEL": "WARNING",
     }
 
@@ -318,7 +318,7 @@ def roles_part(folder: Path) -> bool:
 
 def export_part(folder: Path) -> bool:
     from adminsite import auth0
-    from adminsite.jobs import services
+    from adminsite.jobs import export, services
     from adminsite.jobs.models import Job, Kind, Status
 
     started = time.monotonic()
@@ -345,16 +345,15 @@ def export_part(folder: Path) -> bool:
     peak = peak_rss_mb(process.pid)
     stop(process)
     job.refresh_from_db()
-    path = services.export_file(job)
     ids: set[str] = set()
     rows = 0
-    if path is not None:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            for row in csv.DictReader(f):
-                rows += 1
-                ids.add(row["user_id"])
+    if services.export_kept(job):  # read back from the database, as a download is
+        text = b"".join(export.read(job)).decode("utf-8-sig")
+        for row in csv.DictReader(io.StringIO(text, newline="")):
+            rows += 1
+            ids.add(row["user_id"])
     complete = rows == len(ids) == EXPORT_MEMBERS
-    size = path.stat().st_size / 1e6 if path else 0
+    size = (job.export_bytes or 0) / 1e6
     print(
         f"  job {job.status} in {elapsed:.1f} s: {rows:,} rows, {len(ids):,} distinct members, "
         f"{size:.1f} MB {verdict(complete)}"
@@ -430,7 +429,7 @@ def pages_part(folder: Path) -> bool:
     gunicorn = job_worker = None
     try:
         env = {k: v for k, v in services.env.items() if k != "JOBS_RATE_LIMITS"}
-        env |= {"AUTH0_DOMAIN": sandbox.url, "EXPORT_DIR": str(folder / "page-exports")}
+        env |= {"AUTH0_DOMAIN": sandbox.url}
         gunicorn, port = services.gunicorn(sandbox.url)
         job_worker = subprocess.Popen(
             [sys.executable, "manage.py", "jobs_worker", "--interval", "0.2"],
