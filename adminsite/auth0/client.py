@@ -17,9 +17,11 @@ nothing. Other caches: plain cache calls.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -163,12 +165,28 @@ def _session_for_settings() -> requests.Session:
         if _session is None:
             _session = requests.Session()
             _session.headers.update({"Accept": "application/json", "User-Agent": "org-desk"})
+            # The environment's proxy and CA bundle are read once (_proxies, _ca_bundle), not
+            # by requests on every call (with a look for ~/.netrc each time).
+            _session.trust_env = False
+            _session.verify = _ca_bundle()
         base = settings.AUTH0_BASE_URL + "/"
         for prefix, make_adapter in _transports.items():
             if prefix not in _mounted and base.startswith(prefix):
                 _session.mount(prefix, make_adapter())
                 _mounted.add(prefix)
         return _session
+
+
+def _ca_bundle() -> str | bool:
+    """The CA bundle requests would take from the environment, else its own (True)."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+
+
+@functools.lru_cache(maxsize=8)
+def _proxies(base_url: str) -> dict[str, str]:
+    """The proxies the environment names for Auth0's URL (HTTPS_PROXY, NO_PROXY...), as
+    requests would find them on each call; read once per tenant URL."""
+    return dict(requests.utils.get_environ_proxies(base_url))
 
 
 def _redact(text: str, *secrets: str | None) -> str:
@@ -396,6 +414,7 @@ def _send(
             response = _session_for_settings().request(
                 method,
                 url,
+                proxies=_proxies(str(settings.AUTH0_BASE_URL)),
                 params=params,
                 json=json_body,
                 data=form,

@@ -16,6 +16,7 @@ from responses import matchers
 from adminsite import auth0
 from tests.auth0.helpers import (
     API,
+    BASE,
     CON,
     ENABLED_BODY,
     MEMBER_ROLES_BODY,
@@ -613,3 +614,49 @@ def test_member_role_changes(wire: responses.RequestsMock, method: str, fn: str)
     assert urlsplit(wire.calls[1].request.url).path == (
         f"/api/v2/organizations/{ORG}/members/{ODD_USER_ENC}/roles"
     )
+
+
+# --- The environment's proxy and CA bundle --------------------------------------------------------
+
+
+@pytest.fixture
+def corporate_network(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A network where Auth0 is reached through a proxy, with the company's CA bundle; the
+    client's process-wide session and proxy lookup start afresh and are restored after."""
+    from adminsite.auth0 import client
+
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp.example:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.corp.example")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corp-ca.pem")
+    monkeypatch.setattr(client, "_session", None)
+    client._proxies.cache_clear()
+    yield client
+    client._proxies.cache_clear()
+
+
+def test_the_environments_proxy_and_ca_bundle_are_used_read_once(
+    wire: responses.RequestsMock, corporate_network: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """requests is told not to read the environment on each call (trust_env off: no proxy
+    lookup and ~/.netrc search per call); Org Desk reads it once and passes what it found."""
+    add_token(wire)
+    wire.get(API + f"/organizations/{ORG}", json=ORG_BODY)
+    auth0.get_organization(org_id=ORG)
+    sent = [c.request for c in wire.calls]
+    assert [urlsplit(r.url).path for r in sent] == ["/oauth/token", f"/api/v2/organizations/{ORG}"]
+    for request in sent:
+        kwargs = request.req_kwargs  # type: ignore[attr-defined]
+        assert kwargs["proxies"]["https"] == "http://proxy.corp.example:3128"
+        assert kwargs["verify"] == "/etc/ssl/corp-ca.pem"
+    session = corporate_network._session
+    assert session is not None and session.trust_env is False
+    # Read once: a proxy changed in the environment later is not looked up again.
+    monkeypatch.setenv("HTTPS_PROXY", "http://other.example:8080")
+    assert corporate_network._proxies(BASE)["https"] == "http://proxy.corp.example:3128"
+
+
+def test_no_proxy_is_honoured_for_the_tenants_host(corporate_network: Any) -> None:
+    assert corporate_network._proxies("https://internal.corp.example") == {}
+    assert corporate_network._proxies(BASE)["https"] == "http://proxy.corp.example:3128"
