@@ -53,9 +53,12 @@ limit_request_line = _int("GUNICORN_LIMIT_REQUEST_LINE", 4094)
 limit_request_fields = _int("GUNICORN_LIMIT_REQUEST_FIELDS", 64)
 limit_request_field_size = _int("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", 16384)
 
-# Access log to stdout, errors to stderr. The path without its query string (a search for a
-# member's email is one), the status, bytes and the time taken in microseconds.
-accesslog = "-"
+# Org Desk logs one line per request itself (the `orgdesk.request` logger: route, status,
+# duration, upstream calls, the person; JSON with LOG_FORMAT=json), so gunicorn's access log is
+# off unless GUNICORN_ACCESS_LOG names where to write it (`-`: stdout). Its format keeps the
+# path without the query string (a search for a member's email is one), the status, bytes and
+# the time taken in microseconds. gunicorn's own messages go to stderr.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "").strip() or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(D)sus "%(a)s"'

@@ -242,7 +242,10 @@ def test_gunicorn_is_configured_not_defaulted() -> None:
     assert config["limit_request_line"] == "4094"
     assert config["limit_request_fields"] == "64"
     assert config["limit_request_field_size"] == "16384"
-    assert config["accesslog"] == "-" and "%(U)s" in config["access_log_format"]
+    # Org Desk's own line per request (orgdesk.request) is the access log; gunicorn's on request
+    assert config["accesslog"] == "None"
+    assert gunicorn_config(GUNICORN_ACCESS_LOG="-")["accesslog"] == "-"
+    assert "%(U)s" in config["access_log_format"]
     assert "%(r)s" not in config["access_log_format"]  # no query strings (emails) in the log
 
 
@@ -394,7 +397,8 @@ def test_make_serve_runs_gunicorn_with_whitenoise_behind_sso(tmp_path) -> None:
         output = server.communicate(timeout=30)[0]
     assert output.count("Booting worker") == 2, output
     assert "Using worker: gthread" in output
-    assert '"GET /healthz HTTP/1.1" 200' in output  # the access log, on stdout
+    assert "orgdesk.request GET healthz /healthz 200" in output  # one line a request
+    assert '"GET /healthz HTTP/1.1" 200' not in output  # and not gunicorn's second one
     assert env["AUTH0_CLIENT_SECRET"] not in output and env["SECRET_KEY"] not in output
 
 

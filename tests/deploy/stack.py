@@ -238,7 +238,7 @@ class Stack:
         with log.open("wb") as out:
             process = subprocess.Popen(
                 [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "adminsite.wsgi"]
-                + ([] if access_log else ["--access-logfile", "/dev/null"]),
+                + (["--access-logfile", "-"] if access_log else []),
                 cwd=ROOT,
                 env={
                     **self.env,

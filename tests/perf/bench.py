@@ -402,14 +402,14 @@ class Services:
             )
 
     def gunicorn(self, auth0_url: str) -> tuple[subprocess.Popen[bytes], int]:
-        """gunicorn as configured for production, pointed at `auth0_url`; access log kept."""
+        """gunicorn as configured for production, pointed at `auth0_url`."""
         port = free_port()
         log = open(self.tmp / f"gunicorn-{port}.log", "wb")  # noqa: SIM115 (kept open for it)
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "adminsite.wsgi"],
             cwd=ROOT,
             env={**self.env, "AUTH0_DOMAIN": auth0_url, "GUNICORN_BIND": f"127.0.0.1:{port}"},
-            stdout=subprocess.DEVNULL,  # the access log: written, as in production, not kept
+            stdout=subprocess.DEVNULL,
             stderr=log,
         )
         wait_for_port(port, process, "gunicorn")

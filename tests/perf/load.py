@@ -282,9 +282,8 @@ def main() -> int:
             subprocess.run([PYTHON, "manage.py", *command], cwd=ROOT, env=env, check=True)
         processes.append(
             subprocess.Popen(
-                # Production's configuration; only the access log is off (one line a request).
-                [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "adminsite.wsgi"]
-                + ["--access-logfile", "/dev/null"],
+                # Production's configuration (one log line a request: Org Desk's own).
+                [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "adminsite.wsgi"],
                 cwd=ROOT,
                 env={
                     **env,
