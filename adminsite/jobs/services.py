@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 MAX_ITEMS = 10_000
 STALE_AFTER = 180  # seconds without a heartbeat after which any worker takes a job over
 SWEEP_EVERY = 30
+TASK_RESULTS_KEPT = timedelta(days=14)  # django-tasks-db's rows of finished tasks, then pruned
 
 
 class JobError(ValueError):
@@ -238,6 +239,18 @@ def cleanup_exports(now: datetime | None = None) -> int:
     )
     deleted += len(set(leftovers.values_list("job_id", flat=True)))
     leftovers.delete()
+    return deleted
+
+
+def prune_task_results(now: datetime | None = None) -> int:
+    """Delete django-tasks-db's rows of tasks that finished more than TASK_RESULTS_KEPT ago
+    (what its `prune_db_task_results` command does, here run by every worker's sweep instead
+    of a timer to set up); the jobs themselves, their items and audit entries stay. Returns
+    the rows deleted."""
+    from django_tasks_db.models import DBTaskResult
+
+    cutoff = (now or timezone.now()) - TASK_RESULTS_KEPT
+    deleted, _ = DBTaskResult.objects.finished().filter(finished_at__lte=cutoff).delete()
     return deleted
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from uuid import UUID
 
 import pytest
 from django.db import connection
@@ -329,6 +330,17 @@ def test_the_task_runs_on_the_database_backend_by_the_worker_command(
     assert job.status == Status.DONE and job.done == 3
     task.refresh_from_db()
     assert task.status == "SUCCESSFUL" and task.return_value == "done"
+
+    # Its row is pruned by a sweep 14 days after it finished; the job and its items stay.
+    queued = new_job(operator, Kind.ASSIGN_ROLES, big, people[3:4], [role])
+    queued.refresh_from_db()
+    assert services.prune_task_results(now=task.finished_at + timedelta(days=13)) == 0
+    assert services.prune_task_results(now=task.finished_at + timedelta(days=14, seconds=1)) == 1
+    assert list(DBTaskResult.objects.values_list("pk", flat=True)) == [
+        UUID(queued.task_result_id)
+    ]  # not finished: kept, whatever its age
+    job.refresh_from_db()
+    assert job.status == Status.DONE and job.items.count() == 3
 
 
 def test_a_stopping_worker_hands_the_job_back_between_items(

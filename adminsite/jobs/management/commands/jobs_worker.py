@@ -1,8 +1,9 @@
 """`manage.py jobs_worker`: django-tasks-db's db_worker plus Org Desk's sweep and cleanup.
 
 On start, and every SWEEP_EVERY seconds while it runs (a daemon thread), it re-queues the
-jobs whose worker died (services.sweep) and deletes expired exports (services.cleanup_exports);
-then it runs tasks like `manage.py db_worker` (any of its options can follow)."""
+jobs whose worker died (services.sweep), deletes expired exports (services.cleanup_exports) and
+prunes django-tasks-db's rows of tasks finished 14 days ago (services.prune_task_results); then
+it runs tasks like `manage.py db_worker` (any of its options can follow)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def _sweep_once() -> None:
     try:
         services.sweep()
         services.cleanup_exports()
+        services.prune_task_results()
     except Exception:
         logger.exception("The jobs sweep failed")
     finally:
