@@ -334,8 +334,10 @@ def test_the_task_runs_on_the_database_backend_by_the_worker_command(
     # Its row is pruned by a sweep 14 days after it finished; the job and its items stay.
     queued = new_job(operator, Kind.ASSIGN_ROLES, big, people[3:4], [role])
     queued.refresh_from_db()
-    assert services.prune_task_results(now=task.finished_at + timedelta(days=13)) == 0
-    assert services.prune_task_results(now=task.finished_at + timedelta(days=14, seconds=1)) == 1
+    finished = task.finished_at
+    assert finished is not None
+    assert services.prune_task_results(now=finished + timedelta(days=13)) == 0
+    assert services.prune_task_results(now=finished + timedelta(days=14, seconds=1)) == 1
     assert list(DBTaskResult.objects.values_list("pk", flat=True)) == [
         UUID(queued.task_result_id)
     ]  # not finished: kept, whatever its age
