@@ -504,14 +504,67 @@
     }
   });
 
-  // --- 6. Bulk changes: "Select all on this page" ticks (or unticks) every member row's box -----
+  // --- 6. Bulk changes: "Select all on this page" ticks (or unticks) every member row's box;
+  // ticks outlive paging. A row's box belongs to the bulk panel's form (form="bulk-form"), so
+  // the rows of the page on screen send themselves; the user ids ticked on other pages are kept
+  // here and sent as hidden fields of the same name, and a page shown again comes back ticked.
+  var kept = new Map(); // user id -> ticked (on any page of this organization)
+
+  function syncTicks() {
+    var onPage = new Set();
+    document.querySelectorAll("input[data-bulk-pick]").forEach(function (pick) {
+      onPage.add(pick.value);
+      if (kept.has(pick.value)) pick.checked = true;
+    });
+    var form = document.getElementById("bulk-form");
+    var count = 0;
+    if (form) {
+      form.querySelectorAll("input[data-bulk-kept]").forEach(function (hidden) {
+        if (onPage.has(hidden.value) || !kept.has(hidden.value)) hidden.remove();
+      });
+      kept.forEach(function (_, userId) {
+        if (onPage.has(userId)) return;
+        count += 1;
+        var selector = "input[data-bulk-kept][value=\"" + CSS.escape(userId) + "\"]";
+        if (form.querySelector(selector)) return;
+        var hidden = document.createElement("input");
+        hidden.type = "hidden";
+        hidden.name = "pick";
+        hidden.value = userId;
+        hidden.setAttribute("data-bulk-kept", "");
+        form.appendChild(hidden);
+      });
+      var note = form.querySelector("[data-bulk-kept-count]");
+      if (note) {
+        note.textContent = count
+          ? count + (count === 1 ? " member" : " members") + " ticked on other pages too."
+          : "";
+        note.hidden = !count;
+      }
+    }
+  }
+
+  function tick(pick, checked) {
+    if (checked) kept.set(pick.value, true);
+    else kept.delete(pick.value);
+  }
+
   document.addEventListener("change", function (event) {
     var box = event.target;
-    if (!box || !box.matches || !box.matches("[data-select-page]")) return;
-    var table = box.closest("table");
-    if (!table) return;
-    table.querySelectorAll("input[data-bulk-pick]").forEach(function (pick) {
-      pick.checked = box.checked;
-    });
+    if (!box || !box.matches) return;
+    if (box.matches("input[data-bulk-pick]")) {
+      tick(box, box.checked);
+    } else if (box.matches("[data-select-page]")) {
+      var table = box.closest("table");
+      if (!table) return;
+      table.querySelectorAll("input[data-bulk-pick]").forEach(function (pick) {
+        pick.checked = box.checked;
+        tick(pick, box.checked);
+      });
+    } else {
+      return;
+    }
+    syncTicks();
   });
+  document.addEventListener("htmx:afterSettle", syncTicks);
 })();

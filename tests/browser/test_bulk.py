@@ -112,6 +112,44 @@ def test_select_all_on_the_page_and_every_member(operator_page: Page, site: str,
     assert job.kind == Kind.REMOVE_ROLES and job.params["all_members"] is True
 
 
+def test_ticks_outlive_paging_and_are_all_sent(operator_page: Page, site: str, http_tenant):
+    """A row ticked on page 1, then one on page 2: the panel says one is ticked on another page,
+    page 1 shown again comes back ticked, and the review counts both; unticking one drops it."""
+    page = operator_page
+    big = open_org(page, site, "big-co")
+    first = auth0.list_members(org_id=big, take=50)
+    second = auth0.list_members(org_id=big, from_=first.next, take=50)
+    one, two, three = first.members[0], second.members[0], second.members[1]
+    rows = page.get_by_test_id("member-row")
+    page.get_by_role("checkbox", name=f"Select {one.label}").check()
+    page.locator("#member-list").get_by_role("link", name="Next →").click()
+    expect(rows.first).to_contain_text(two.user_id)
+    htmx_idle(page)
+    page.get_by_role("checkbox", name=f"Select {two.label}").check()
+    page.get_by_role("checkbox", name=f"Select {three.label}").check()
+    page.get_by_role("checkbox", name=f"Select {three.label}").uncheck()
+    page.get_by_role("button", name="Bulk change…").click()
+    form = page.get_by_test_id("bulk-form")
+    expect(form).to_contain_text("1 member ticked on other pages too.")
+
+    page.locator("#member-list").get_by_role("link", name="← Previous").click()
+    expect(rows.first).to_contain_text(one.user_id)
+    htmx_idle(page)
+    expect(page.get_by_role("checkbox", name=f"Select {one.label}")).to_be_checked()
+    expect(page.locator("input[data-bulk-pick]:checked")).to_have_count(1)
+    expect(form).to_contain_text("1 member ticked on other pages too.")  # two, on page 2
+
+    role = auth0.list_roles(per_page=50)[0]
+    form.get_by_role("checkbox", name=role.name).check()
+    form.get_by_role("button", name="Review…").click()
+    confirm = page.get_by_test_id("bulk-confirm")
+    expect(confirm.get_by_test_id("bulk-summary")).to_contain_text("Assign roles: 2 members")
+    confirm.get_by_role("button", name="Start the job").click()
+    expect(page).to_have_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
+    job = Job.objects.get()
+    assert sorted(job.items.values_list("user_id", flat=True)) == sorted([one.user_id, two.user_id])
+
+
 def test_export_members_button(operator_page: Page, site: str, http_tenant) -> None:
     page = operator_page
     oid = open_org(page, site, "acme")
