@@ -97,8 +97,12 @@ def bulk_review(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
         "count": count,
         "token": services.stash_choice(_user(request), org_id, choice),
         "member_count": every,
-        "estimate": services.duration(services.estimate_seconds(kind, estimated)),
-        "per_thousand": services.duration(services.estimate_seconds(kind, 1000)),
+        "estimate": services.duration(
+            services.estimate_seconds(kind, estimated, with_roles=bool(choice["roles"]))
+        ),
+        "per_thousand": services.duration(
+            services.estimate_seconds(kind, 1000, with_roles=bool(choice["roles"]))
+        ),
     }
     return render(request, f"{DETAIL}#bulk-confirm", context)
 

@@ -71,6 +71,7 @@ class Recording:
         self.roles: list[dict[str, str]] = fields.pop("roles", [])
         self._succeeded = False
         self._not_sent: str | None = None
+        self._failed_as: dict[str, Any] | None = None
 
     def succeeded(self) -> None:
         """The upstream change is done: whatever fails later in the block, it happened."""
@@ -79,6 +80,15 @@ class Recording:
     def not_sent(self, reason: str) -> None:
         """Org Desk decided not to call Auth0 (the block should end without calling)."""
         self._not_sent = reason
+
+    def failed_as(self, *, error: str, message: str, status_code: int | None = None) -> None:
+        """If the block ends with an exception, record this failure rather than the one read
+        from the exception (the caller knows better what it means for this entry)."""
+        self._failed_as = {
+            "error": error[:64],
+            "message": message[:MAX_MESSAGE],
+            "status_code": status_code,
+        }
 
     def __enter__(self) -> Recording:
         if self.entry is None:
@@ -123,7 +133,7 @@ class Recording:
                         f"The change was made; Org Desk then failed ({type(exc).__name__})."
                     )
         else:
-            fields.update(outcome=Outcome.FAILED, **failure(exc))
+            fields.update(outcome=Outcome.FAILED, **(self._failed_as or failure(exc)))
         self._seal(fields)
         return False  # never swallow the exception: the view reports it
 

@@ -13,6 +13,14 @@ For each item, from the first without an outcome:
    instead of failing), the entry is sealed;
 5. one UPDATE of the item and one UPDATE of the job's counters (and heartbeat).
 
+Removing members, and adding members without roles, go 10 members a call (Auth0's maximum for
+POST/DELETE organizations/{id}/members): up to 10 items that need the change are gathered, each
+gets its own pending entry, one call is made, and each entry is sealed with its outcome. Auth0
+refuses such a call as a whole (one member who does not exist fails it): the entries are sealed
+failed with Auth0's answer and marked `batch_refused`, and each member is then sent on its own
+(new entries), so one member's problem is that member's alone. A worker that dies during a call
+leaves up to 10 pending entries, each settled on resuming by reading that member's state.
+
 An error every next item would hit too (credentials, a missing scope, the organization gone)
 stops the job as failed, its remaining items `not_sent`. Any other error fails that item only.
 """
@@ -26,6 +34,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -55,6 +64,8 @@ STOPPING = threading.Event()
 
 # Errors after which every next item would fail the same way: the job stops.
 _STOPS_JOB: tuple[type[Exception], ...] = (auth0.Unauthorized, auth0.Forbidden)
+# A batch Auth0 refused as a whole: its entries say so, and their members are sent on their own.
+BATCH_REFUSED = "batch_refused"
 
 
 def worker_name() -> str:
@@ -166,12 +177,21 @@ class Runner:
                     if self.job.params.get("all_members"):
                         self.list_every_member()
                     self.resolve_emails()
+                    batch: list[JobItem] = []
                     for item in self.pending_items():
                         if self.cancel_requested():
                             raise StopJob(Status.CANCELLED, "Cancelled.")
                         if STOPPING.is_set():
                             raise Requeue
-                        self.item(item)
+                        if not self.batched():
+                            self.item(item)
+                        elif self.needs_change(item):
+                            batch.append(item)
+                            if len(batch) == auth0.MEMBERS_PER_CALL:
+                                self.apply_batch(batch)
+                                batch = []
+                    if batch:
+                        self.apply_batch(batch)
         except Requeue:
             return self.requeue()
         except Lost:
@@ -315,22 +335,31 @@ class Runner:
         pacing.acquire(group, method=method, path=path, tick=self.heartbeat, sleep=self.sleep)
 
     def item(self, item: JobItem) -> None:
+        if self.needs_change(item):
+            self.apply(item)
+
+    def needs_change(self, item: JobItem) -> bool:
+        """Resolve the item and settle what an earlier run left for it: True when its change
+        is still to be sent (False: the item has its outcome)."""
         try:
             if not self.resolve(item):
-                return
+                return False
         except _STOPS_JOB as exc:
             raise StopJob(Status.FAILED, recording.failure(exc)["message"]) from exc
         except (auth0.Auth0Error, auth0.InvalidId) as exc:
             self.finish_item(item, ItemOutcome.FAILED, **_failure(exc))
-            return
+            return False
         earlier = (
             AuditEntry.objects.filter(job_id=self.job.pk, member_id=item.user_id)
             .order_by("-pk")
             .first()
         )
-        if earlier is not None and self.settle(item, earlier):
-            return
-        self.apply(item)
+        return earlier is None or not self.settle(item, earlier)
+
+    def batched(self) -> bool:
+        """Whether this job's changes go 10 members a call (removing, or adding without roles)."""
+        kind = self.job.kind
+        return kind == Kind.REMOVE_MEMBERS or (kind == Kind.ADD_MEMBERS and not self.job.role_ids)
 
     def settle(self, item: JobItem, entry: AuditEntry) -> bool:
         """An earlier run's entry for this item: True when it decides the item's outcome."""
@@ -340,7 +369,8 @@ class Runner:
         if entry.outcome == Outcome.NOT_SENT:
             self.finish_item(item, ItemOutcome.SKIPPED, audit_entry=entry, message=entry.message)
             return True
-        if entry.outcome == Outcome.FAILED and entry.error not in ("interrupted", "rate_limited"):
+        resend = ("interrupted", "rate_limited", BATCH_REFUSED)
+        if entry.outcome == Outcome.FAILED and entry.error not in resend:
             # Sealed failed, then the worker died before the item said so.
             self.finish_item(
                 item,
@@ -405,26 +435,89 @@ class Runner:
                 return member and wanted <= held, state
         raise AssertionError(job.kind)
 
+    def record(self, item: JobItem) -> recording.Recording:
+        """The item's audit entry, written pending when entered (linked to the job)."""
+        job = self.job
+        person = {"user_id": item.user_id, "name": item.label, "email": ""}
+        return recording.record(
+            None,
+            action=PLANS[Kind(job.kind)].action,
+            org_id=job.org_id,
+            org_name=job.org_name,
+            member_id=item.user_id,
+            roles=list(job.params.get("roles") or []),
+            requested={"roles": job.role_ids, "member": person},
+            job_id=job.pk,
+            author=self.author,
+            author_name=job.username,
+        )
+
+    def apply_batch(self, items: list[JobItem]) -> None:
+        """Up to 10 members' change in one call, an entry each; see the module's docstring."""
+        if len(items) == 1:
+            self.apply(items[0])
+            return
+        job = self.job
+        plan = PLANS[Kind(job.kind)]
+        for attempt in range(1, RATE_LIMIT_ATTEMPTS + 1):
+            self.pace(plan.group, plan.method, _path(job, ""))
+            entries = [self.record(item) for item in items]
+            try:
+                with ExitStack() as stack:
+                    for entry in entries:
+                        stack.enter_context(entry)
+                    self.call_batch([item.user_id for item in items], entries)
+            except auth0.RateLimited as exc:
+                if attempt == RATE_LIMIT_ATTEMPTS:
+                    for item, entry in zip(items, entries, strict=True):
+                        self.finish_item(
+                            item, ItemOutcome.FAILED, audit_entry=entry.entry, **_failure(exc)
+                        )
+                    return
+                self.sleep(min(float(exc.retry_after or 1), client.PATIENT_MAX_WAIT))
+                continue
+            except _STOPS_JOB as exc:
+                for item, entry in zip(items, entries, strict=True):
+                    self.finish_item(
+                        item, ItemOutcome.FAILED, audit_entry=entry.entry, **_failure(exc)
+                    )
+                raise StopJob(Status.FAILED, recording.failure(exc)["message"]) from exc
+            except (auth0.Auth0Error, auth0.InvalidId):
+                for item in items:  # sealed failed as refused with the rest: each on its own
+                    self.apply(item)
+                return
+            for item, entry in zip(items, entries, strict=True):
+                self.finish_item(item, ItemOutcome.SUCCESS, audit_entry=entry.entry)
+            return
+
+    def call_batch(self, user_ids: list[str], entries: list[recording.Recording]) -> None:
+        """The one call for these members; refused as a whole (not for the rate limit or the
+        credentials), their entries say that it was the call's refusal, sent again one by one."""
+        job = self.job
+        try:
+            if job.kind == Kind.REMOVE_MEMBERS:
+                auth0.remove_members(org_id=job.org_id, user_ids=user_ids)
+            else:
+                auth0.add_members(org_id=job.org_id, user_ids=user_ids)
+        except (auth0.Auth0Error, auth0.InvalidId) as exc:
+            if not isinstance(exc, (auth0.RateLimited, *_STOPS_JOB)):
+                why = recording.failure(exc)
+                for entry in entries:
+                    entry.failed_as(
+                        error=BATCH_REFUSED,
+                        status_code=why.get("status_code"),
+                        message=f"Auth0 refused the call for {len(user_ids)} members as a whole "
+                        f"({why['message']}); each is sent again on its own (next entry).",
+                    )
+            raise
+
     def apply(self, item: JobItem) -> None:
         job = self.job
         plan = PLANS[Kind(job.kind)]
-        roles = list(job.params.get("roles") or [])
-        person = {"user_id": item.user_id, "name": item.label, "email": ""}
         for attempt in range(1, RATE_LIMIT_ATTEMPTS + 1):
             self.pace(plan.group, plan.method, _path(job, item.user_id))
             try:
-                with recording.record(
-                    None,
-                    action=plan.action,
-                    org_id=job.org_id,
-                    org_name=job.org_name,
-                    member_id=item.user_id,
-                    roles=roles,
-                    requested={"roles": job.role_ids, "member": person},
-                    job_id=job.pk,
-                    author=self.author,
-                    author_name=job.username,
-                ) as entry:
+                with self.record(item) as entry:
                     self.call(item.user_id)
             except auth0.RateLimited as exc:
                 if attempt == RATE_LIMIT_ATTEMPTS:

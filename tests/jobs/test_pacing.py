@@ -19,6 +19,11 @@ def member_roles_limit(settings) -> None:
     settings.JOBS_PAGE_RESERVE = 5
 
 
+@pytest.fixture
+def members_write_limit(settings) -> None:
+    settings.JOBS_RATE_LIMITS = {**settings.JOBS_RATE_LIMITS, "members_write": (20, 200)}
+
+
 def test_jobs_never_burst_they_send_at_the_sustained_rate(member_roles_limit) -> None:
     """The burst of 20 is left to the pages: a job sends one request every 0.3 s (200 a minute)
     even after it was idle, as it cannot know what others spent just before."""
@@ -82,6 +87,16 @@ def test_a_wait_ticks_the_heartbeat(member_roles_limit) -> None:
 def test_the_confirm_step_estimate_is_the_rate_limits_time(member_roles_limit) -> None:
     # 1,000 members at 200 a minute, one every 0.3 s (the first at once)
     assert services.estimate_seconds(Kind.ASSIGN_ROLES, 1000) == pytest.approx(299.7)
+
+
+def test_the_estimate_counts_ten_members_a_call_where_the_job_sends_them_so(
+    members_write_limit,
+) -> None:
+    # removing 1,000 members: 100 calls at 200 a minute (the first at once)
+    assert services.estimate_seconds(Kind.REMOVE_MEMBERS, 1000) == pytest.approx(29.7)
+    assert services.estimate_seconds(Kind.ADD_MEMBERS, 1000, with_roles=False) == pytest.approx(
+        29.7
+    )
 
 
 def test_pages_still_fail_fast_on_a_spent_budget_while_jobs_wait(monkeypatch) -> None:

@@ -69,6 +69,91 @@ def test_removing_roles_and_members(db, tenant, big, people, role, operator) -> 
     assert AuditEntry.objects.filter(job_id=job.pk, action=Action.REMOVE_MEMBER).count() == 2
 
 
+def member_calls(tenant, method: str) -> list[list[str]]:
+    """The members of each POST/DELETE organizations/{id}/members the sandbox received."""
+    return [
+        r["json"]["members"]
+        for r in tenant.requests_log
+        if r["method"] == method and r["raw_path"].endswith("/members")
+    ]
+
+
+def test_removing_members_goes_ten_a_call_with_an_entry_each(
+    db, tenant, big, people, operator
+) -> None:
+    chosen = people[:25]
+    tenant.clear_log()
+    job = new_job(operator, Kind.REMOVE_MEMBERS, big, chosen, [])
+    assert services.run(str(job.pk)) == Status.DONE
+    calls = member_calls(tenant, "DELETE")
+    assert [len(c) for c in calls] == [10, 10, 5]
+    assert [u for c in calls for u in c] == chosen  # in the job's order, each once
+    assert not set(chosen) & set(tenant.store.members[big])
+    entries = AuditEntry.objects.filter(job_id=job.pk)
+    assert entries.count() == 25
+    assert set(entries.values_list("outcome", flat=True)) == {Outcome.SUCCESS}
+    assert sorted(entries.values_list("member_id", flat=True)) == sorted(chosen)
+    job.refresh_from_db()
+    assert (job.done, job.failed, job.total) == (25, 0, 25)
+    for item in job.items.all():
+        assert item.outcome == ItemOutcome.SUCCESS
+        assert item.audit_entry is not None and item.audit_entry.member_id == item.user_id
+
+
+def test_a_batch_auth0_refuses_is_sent_again_member_by_member(db, tenant, big, operator) -> None:
+    """One user who does not exist makes Auth0 refuse the call for all: the others are added
+    on their own, the stranger fails alone, and the log says what happened to each."""
+    acme = list(tenant.store.orgs)[0]
+    newcomers = [u for u in tenant.store.members[big] if u not in tenant.store.members[acme]][:4]
+    ghost = "auth0|nobodyhasthisid"
+    chosen = [*newcomers[:2], ghost, *newcomers[2:]]
+    tenant.clear_log()
+    job = new_job(operator, Kind.ADD_MEMBERS, acme, chosen, [])
+    assert services.run(str(job.pk)) == Status.DONE
+    calls = member_calls(tenant, "POST")
+    assert calls[0] == chosen and [len(c) for c in calls[1:]] == [1] * 5
+    for user_id in newcomers:
+        assert user_id in tenant.store.members[acme]
+    job.refresh_from_db()
+    assert (job.done, job.failed) == (5, 1)
+    failed = job.items.get(outcome=ItemOutcome.FAILED)
+    assert failed.user_id == ghost and failed.error == "not_found"
+    refused = AuditEntry.objects.filter(job_id=job.pk, error=runner.BATCH_REFUSED)
+    assert refused.count() == 5 and set(refused.values_list("outcome", flat=True)) == {"failed"}
+    first = refused.first()
+    assert first is not None and "as a whole" in first.message
+    wins = AuditEntry.objects.filter(job_id=job.pk, outcome=Outcome.SUCCESS)
+    assert sorted(wins.values_list("member_id", flat=True)) == sorted(newcomers)
+
+
+def test_a_worker_that_died_during_a_batch_reads_each_member_then_sends_the_rest(
+    db, tenant, big, people, operator
+) -> None:
+    """A call for three members whose fate is unknown (pending entries, the worker gone): each
+    is read on resuming; those already removed are not sent again, the others are."""
+    chosen = people[:5]
+    job = new_job(operator, Kind.REMOVE_MEMBERS, big, chosen, [])
+    job.refresh_from_db()
+    Job.objects.filter(pk=job.pk).update(status=Status.RUNNING, worker="gone:1:dead")
+    dead = runner.Runner(job, "gone:1:dead")
+    pending = [dead.record(item).open() for item in job.items.order_by("position")[:3]]
+    for user_id in chosen[:2]:  # the call had reached Auth0 for two of them
+        del tenant.store.members[big][user_id]
+    Job.objects.filter(pk=job.pk).update(status=Status.QUEUED, worker="")
+    tenant.clear_log()
+    assert services.run(str(job.pk)) == Status.DONE
+    reads = [r for r in tenant.requests_log if r["method"] == "GET" and "/api/v2" in r["raw_path"]]
+    assert len(reads) == 3  # one per member in flight
+    assert member_calls(tenant, "DELETE") == [[chosen[2]], chosen[3:]]
+    for entry in pending:
+        entry.refresh_from_db()
+    assert [e.outcome for e in pending] == [Outcome.SUCCESS, Outcome.SUCCESS, Outcome.FAILED]
+    assert pending[2].error == "interrupted"
+    wins = AuditEntry.objects.filter(job_id=job.pk, outcome=Outcome.SUCCESS)
+    assert sorted(wins.values_list("member_id", flat=True)) == sorted(chosen)
+    assert not set(chosen) & set(tenant.store.members[big])
+
+
 def test_adding_members_with_a_role(db, tenant, big, role, operator) -> None:
     acme = list(tenant.store.orgs)[0]
     newcomer = next(u for u in tenant.store.members[big] if u not in tenant.store.members[acme])
