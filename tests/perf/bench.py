@@ -424,6 +424,18 @@ class Services:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def fresh_connection_index() -> None:
+    """The tenant's connection index read again now (a full 60 s in the cache), as a page
+    that found it expired would."""
+    from django.core.cache import cache
+
+    from adminsite import auth0
+    from adminsite.auth0 import api
+
+    cache.delete(api._index_key())
+    auth0.domain_connection_index()
+
+
 class Bench(SandboxTenant):
     """One tenant size: a sandbox over HTTP, gunicorn pointed at it, an operator's browser."""
 
@@ -523,7 +535,7 @@ class Bench(SandboxTenant):
         last_members = {"from": self.last_members} if self.last_members else {}
         org_table = HTMX | {"HX-Target": "org-table"}
 
-        self.unmeasured(auth0.domain_connection_index)  # warm, as in use (60 s cache)
+        self.unmeasured(fresh_connection_index)  # warm, as in use (60 s cache)
         self.measure("organization list", lambda: c.get(list_url, last_orgs), partial=False)
         self.measure(
             "organization list (table part)",
@@ -534,8 +546,9 @@ class Bench(SandboxTenant):
             lambda: c.get(reverse("orgs:detail", args=[big])),
             partial=False,
         )
-        # The index again: a slow round (a loaded machine) can outlast its 60 s.
-        self.unmeasured(auth0.domain_connection_index)
+        # The index again, read afresh: a round can outlast its 60 s, and one read just before
+        # it expires would leave the measured part to read it (a second upstream call).
+        self.unmeasured(fresh_connection_index)
         self.measure(
             "connections part",
             lambda: c.get(reverse("connections:list", args=[acme]), headers=HTMX),
