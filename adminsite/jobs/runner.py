@@ -186,6 +186,13 @@ class Runner:
                         if not self.batched():
                             self.item(item)
                         elif self.needs_change(item):
+                            if any(b.user_id == item.user_id for b in batch):
+                                # The same person given twice (an email and their id): the
+                                # call goes first, then this item finds its entry (no call).
+                                self.apply_batch(batch)
+                                batch = []
+                                if not self.needs_change(item):
+                                    continue
                             batch.append(item)
                             if len(batch) == auth0.MEMBERS_PER_CALL:
                                 self.apply_batch(batch)

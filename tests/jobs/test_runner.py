@@ -100,6 +100,23 @@ def test_removing_members_goes_ten_a_call_with_an_entry_each(
         assert item.audit_entry is not None and item.audit_entry.member_id == item.user_id
 
 
+def test_a_person_given_twice_is_removed_by_one_call_with_one_entry(
+    db, tenant, big, people, operator
+) -> None:
+    """Their email and their user id: two items, one member. The second item is settled by the
+    entry of the call that removed them, so the log holds one removal."""
+    email = tenant.store.users[people[1]]["email"]
+    tenant.clear_log()
+    job = new_job(operator, Kind.REMOVE_MEMBERS, big, [people[0], people[1], email, people[2]], [])
+    assert services.run(str(job.pk)) == Status.DONE
+    assert member_calls(tenant, "DELETE") == [[people[0], people[1]], [people[2]]]
+    entries = AuditEntry.objects.filter(job_id=job.pk)
+    assert sorted(entries.values_list("member_id", flat=True)) == sorted(people[:3])
+    items = list(job.items.order_by("position"))
+    assert [i.outcome for i in items] == [ItemOutcome.SUCCESS] * 4
+    assert items[1].audit_entry_id == items[2].audit_entry_id
+
+
 def test_a_batch_auth0_refuses_is_sent_again_member_by_member(db, tenant, big, operator) -> None:
     """One user who does not exist makes Auth0 refuse the call for all: the others are added
     on their own, the stranger fails alone, and the log says what happened to each."""
