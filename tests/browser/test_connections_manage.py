@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from adminsite import auth0
-from tests.browser.helpers import message, open_org, press_until
+from tests.browser.helpers import htmx_idle, message, open_org, press_until
 from tests.helpers import mutations
 
 pytestmark = pytest.mark.browser
@@ -41,6 +41,7 @@ def test_enable_then_edit_a_connection_with_keys(operator_page: Page, site: str,
     expect(options).to_have_count(1)
     expect(options.first).to_have_text("partners-db")
     expect(picker.locator(".badge")).to_have_text("auth0")  # the strategy, shown
+    htmx_idle(page)  # the option settled (its hx-* bound) before Enter
     page.keyboard.press("Tab")
     expect(options.first).to_be_focused()
     page.keyboard.press("Enter")  # the chosen connection's settings
@@ -117,6 +118,9 @@ def test_enterprise_connection_offers_a_button_and_no_signup(
     expect(picker.get_by_role("searchbox")).to_be_focused()
     page.keyboard.type("azure")
     expect(picker.get_by_test_id("connection-option")).to_have_count(1)
+    # The filtered options are swapped in, then settled by htmx (their hx-* bound): Enter on
+    # an option not yet settled does nothing (CI saw the step never open).
+    htmx_idle(page)
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     step = page.get_by_test_id("add-connection-settings")
