@@ -104,6 +104,12 @@ class StopJob(Exception):
         self.message = message
 
 
+def batched(kind: Kind, *, with_roles: bool) -> bool:
+    """Whether a job of this kind sends its members 10 a call: removing them, or adding them
+    without roles (adding with roles gives each member a roles call of their own anyway)."""
+    return kind == Kind.REMOVE_MEMBERS or (kind == Kind.ADD_MEMBERS and not with_roles)
+
+
 def _quote(value: str) -> str:
     return quote(value, safe="")
 
@@ -189,16 +195,16 @@ class Runner:
                             if any(b.user_id == item.user_id for b in batch):
                                 # The same person given twice (an email and their id): the
                                 # call goes first, then this item finds its entry (no call).
-                                self.apply_batch(batch)
+                                self.apply(batch)
                                 batch = []
                                 if not self.needs_change(item):
                                     continue
                             batch.append(item)
                             if len(batch) == auth0.MEMBERS_PER_CALL:
-                                self.apply_batch(batch)
+                                self.apply(batch)
                                 batch = []
                     if batch:
-                        self.apply_batch(batch)
+                        self.apply(batch)
         except Requeue:
             return self.requeue()
         except Lost:
@@ -343,7 +349,7 @@ class Runner:
 
     def item(self, item: JobItem) -> None:
         if self.needs_change(item):
-            self.apply(item)
+            self.apply([item])
 
     def needs_change(self, item: JobItem) -> bool:
         """Resolve the item and settle what an earlier run left for it: True when its change
@@ -364,9 +370,7 @@ class Runner:
         return earlier is None or not self.settle(item, earlier)
 
     def batched(self) -> bool:
-        """Whether this job's changes go 10 members a call (removing, or adding without roles)."""
-        kind = self.job.kind
-        return kind == Kind.REMOVE_MEMBERS or (kind == Kind.ADD_MEMBERS and not self.job.role_ids)
+        return batched(Kind(self.job.kind), with_roles=bool(self.job.role_ids))
 
     def settle(self, item: JobItem, entry: AuditEntry) -> bool:
         """An earlier run's entry for this item: True when it decides the item's outcome."""
@@ -459,43 +463,51 @@ class Runner:
             author_name=job.username,
         )
 
-    def apply_batch(self, items: list[JobItem]) -> None:
-        """Up to 10 members' change in one call, an entry each; see the module's docstring."""
-        if len(items) == 1:
-            self.apply(items[0])
-            return
+    def apply(self, items: list[JobItem]) -> None:
+        """One call for these items, an audit entry each: one member, or up to 10 when the
+        job's members go 10 a call (see the module's docstring). A call refused as a whole for
+        several members is sent again for each on its own."""
         job = self.job
         plan = PLANS[Kind(job.kind)]
         for attempt in range(1, RATE_LIMIT_ATTEMPTS + 1):
-            self.pace(plan.group, plan.method, _path(job, ""))
+            self.pace(plan.group, plan.method, _path(job, items[0].user_id))
             entries = [self.record(item) for item in items]
             try:
                 with ExitStack() as stack:
                     for entry in entries:
                         stack.enter_context(entry)
-                    self.call_batch([item.user_id for item in items], entries)
+                    if len(items) == 1:
+                        self.call(items[0].user_id)
+                    else:
+                        self.call_batch([item.user_id for item in items], entries)
             except auth0.RateLimited as exc:
                 if attempt == RATE_LIMIT_ATTEMPTS:
-                    for item, entry in zip(items, entries, strict=True):
-                        self.finish_item(
-                            item, ItemOutcome.FAILED, audit_entry=entry.entry, **_failure(exc)
-                        )
+                    self.finish_items(items, entries, ItemOutcome.FAILED, **_failure(exc))
                     return
                 self.sleep(min(float(exc.retry_after or 1), client.PATIENT_MAX_WAIT))
                 continue
             except _STOPS_JOB as exc:
-                for item, entry in zip(items, entries, strict=True):
-                    self.finish_item(
-                        item, ItemOutcome.FAILED, audit_entry=entry.entry, **_failure(exc)
-                    )
+                self.finish_items(items, entries, ItemOutcome.FAILED, **_failure(exc))
                 raise StopJob(Status.FAILED, recording.failure(exc)["message"]) from exc
-            except (auth0.Auth0Error, auth0.InvalidId):
-                for item in items:  # sealed failed as refused with the rest: each on its own
-                    self.apply(item)
+            except (auth0.Auth0Error, auth0.InvalidId) as exc:
+                if len(items) == 1:
+                    self.finish_items(items, entries, ItemOutcome.FAILED, **_failure(exc))
+                else:  # sealed failed as refused with the rest: each on its own
+                    for item in items:
+                        self.apply([item])
                 return
-            for item, entry in zip(items, entries, strict=True):
-                self.finish_item(item, ItemOutcome.SUCCESS, audit_entry=entry.entry)
+            self.finish_items(items, entries, ItemOutcome.SUCCESS)
             return
+
+    def finish_items(
+        self,
+        items: list[JobItem],
+        entries: list[recording.Recording],
+        outcome: ItemOutcome,
+        **fields: Any,
+    ) -> None:
+        for item, entry in zip(items, entries, strict=True):
+            self.finish_item(item, outcome, audit_entry=entry.entry, **fields)
 
     def call_batch(self, user_ids: list[str], entries: list[recording.Recording]) -> None:
         """The one call for these members; refused as a whole (not for the rate limit or the
@@ -517,32 +529,6 @@ class Runner:
                         f"({why['message']}); each is sent again on its own (next entry).",
                     )
             raise
-
-    def apply(self, item: JobItem) -> None:
-        job = self.job
-        plan = PLANS[Kind(job.kind)]
-        for attempt in range(1, RATE_LIMIT_ATTEMPTS + 1):
-            self.pace(plan.group, plan.method, _path(job, item.user_id))
-            try:
-                with self.record(item) as entry:
-                    self.call(item.user_id)
-            except auth0.RateLimited as exc:
-                if attempt == RATE_LIMIT_ATTEMPTS:
-                    self.finish_item(
-                        item, ItemOutcome.FAILED, audit_entry=entry.entry, **_failure(exc)
-                    )
-                    return
-                wait = exc.retry_after or 1
-                self.sleep(min(float(wait), client.PATIENT_MAX_WAIT))
-                continue
-            except _STOPS_JOB as exc:
-                self.finish_item(item, ItemOutcome.FAILED, audit_entry=entry.entry, **_failure(exc))
-                raise StopJob(Status.FAILED, recording.failure(exc)["message"]) from exc
-            except (auth0.Auth0Error, auth0.InvalidId) as exc:
-                self.finish_item(item, ItemOutcome.FAILED, audit_entry=entry.entry, **_failure(exc))
-                return
-            self.finish_item(item, ItemOutcome.SUCCESS, audit_entry=entry.entry)
-            return
 
     def call(self, user_id: str) -> None:
         job = self.job

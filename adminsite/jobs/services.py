@@ -294,13 +294,13 @@ def duration(seconds: float) -> str:
 
 def estimate_seconds(kind: Kind, count: int, *, with_roles: bool = True) -> float:
     """How long `count` items take at the group's published rate (for a confirm step): one
-    call each, or one per 10 members when removing members or adding them without roles
-    (runner.Runner.batched), two each when adding them with roles."""
+    call each, or one per 10 members where the job sends them so (runner.batched), two each
+    when adding members with roles."""
     from adminsite import auth0
     from adminsite.jobs import pacing, runner
 
     group = "members_read" if kind == Kind.EXPORT_MEMBERS else runner.PLANS[kind].group
-    if kind == Kind.REMOVE_MEMBERS or (kind == Kind.ADD_MEMBERS and not with_roles):
+    if runner.batched(kind, with_roles=with_roles):
         calls = -(-count // auth0.MEMBERS_PER_CALL)
     else:
         calls = count * (2 if kind == Kind.ADD_MEMBERS else 1)
