@@ -333,6 +333,9 @@ METRICS_TOKEN = env("METRICS_TOKEN", default="")
 ops_config.check_metrics(METRICS_ALLOWED_IPS, METRICS_TOKEN)
 # First: it measures and logs every answer, redirects and refusals by earlier middleware included.
 MIDDLEWARE.insert(0, "adminsite.middleware.RequestLogMiddleware")
+# Second: the audit seals of a request run beside all the rest of it (adminsite.audit.recording),
+# and this waits for them before the answer goes out.
+MIDDLEWARE.insert(1, "adminsite.audit.recording.AuditSealMiddleware")
 if not DEBUG:
     # Prometheus and load balancers call these on the private address, over plain http.
     SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^readyz$", r"^metrics$"]

@@ -16,6 +16,13 @@ for the view to turn into a flash message.
 Both writes extend the log's hash chain (adminsite.audit.chain); sealing also logs the entry as
 one JSON line to the `orgdesk.audit` logger (AuditQuerySet.seal), for a SIEM.
 
+On PostgreSQL a request's seal runs on a thread of its own while the request goes on (its next
+upstream call, rendering the answer), and `AuditSealMiddleware` waits for every seal of the
+request before the answer leaves Org Desk: the person sees the outcome only once the log holds
+it, and the seal's round trip to the database costs the page nothing. The pending entry is
+committed before the call either way. Jobs (no request), a request inside a transaction (the
+entry is not committed yet) and SQLite (one writer at a time) seal in the request's thread.
+
 Before-states come without extra upstream calls where possible: the confirm step of a removal
 stashes the connection's settings here (`stash_connection`), and organization pages remember
 display names (`remember_org`), both in Django's cache.
@@ -23,9 +30,13 @@ display names (`remember_org`), both in Django's cache.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
-from collections.abc import Iterator, Mapping
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Literal
@@ -33,8 +44,8 @@ from uuid import UUID
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
-from django.db import transaction
-from django.http import HttpRequest
+from django.db import close_old_connections, connections, router, transaction
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from adminsite import auth0
@@ -140,13 +151,121 @@ class Recording:
     def _seal(self, fields: dict[str, Any]) -> None:
         assert self.entry is not None
         fields["finished_at"] = timezone.now()
-        try:
-            AuditEntry.objects.seal(self.entry.pk, written=self.entry, **fields)
-        except Exception:  # the database failed: the entry stays pending ("outcome unknown")
-            logger.exception("Could not record the outcome of audit entry %s", self.entry.pk)
+        seals = _pending_seals(self.request)
+        if seals is None:
+            if _write_seal(self.entry, fields):
+                for name, value in fields.items():
+                    setattr(self.entry, name, value)
             return
+        # The entry as written, for the seal to check against the stored row; this request
+        # goes on with the outcome set (the middleware waits for the seal before answering).
+        written = copy.copy(self.entry)
         for name, value in fields.items():
             setattr(self.entry, name, value)
+        seals.append(_sealer().submit(_seal_on_own_thread, written, fields))
+
+
+def _write_seal(entry: AuditEntry, fields: dict[str, Any]) -> bool:
+    """Seal the pending entry with its outcome; False (and logged) if the database failed:
+    the entry then stays pending, which the audit page shows as "outcome unknown"."""
+    try:
+        AuditEntry.objects.seal(entry.pk, written=entry, **fields)
+    except Exception:
+        logger.exception("Could not record the outcome of audit entry %s", entry.pk)
+        return False
+    return True
+
+
+def _seal_on_own_thread(entry: AuditEntry, fields: dict[str, Any]) -> bool:
+    # What Django does around each request, for this thread's own database connection:
+    # drop it if it broke or grew too old (CONN_MAX_AGE), check it before reuse.
+    close_old_connections()
+    try:
+        return _write_seal(entry, fields)
+    finally:
+        close_old_connections()
+
+
+# --- Sealing beside the request ----------------------------------------------------------------
+
+SEAL_THREADS = 2  # a seal takes about a millisecond; a worker's 4 threads rarely wait for one
+_SEALS_ATTR = "_audit_seals"
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def _sealer() -> ThreadPoolExecutor:
+    """The process's seal threads, started on first use (after gunicorn's fork)."""
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(SEAL_THREADS, thread_name_prefix="audit-seal")
+        return _pool
+
+
+def stop_sealing() -> None:
+    """Wait for the seals under way, close each seal thread's database connection and stop the
+    threads (the next seal starts new ones). For tests, before their database is dropped."""
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is None:
+        return
+    # One task per thread: each waits at the barrier until all are running, so no thread
+    # takes two and every thread closes its own connection.
+    barrier = threading.Barrier(SEAL_THREADS)
+
+    def close_own() -> None:
+        barrier.wait(timeout=10)
+        connections.close_all()
+
+    for done in [pool.submit(close_own) for _ in range(SEAL_THREADS)]:
+        done.result()
+    pool.shutdown(wait=True)
+
+
+def _forget_pool() -> None:  # a forked child has none of its parent's threads
+    global _pool, _lock
+    _pool, _lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _pending_seals(request: HttpRequest | None) -> list[Future[bool]] | None:
+    """Where this request's seals wait for the middleware, when they may run beside it: a
+    request that passed through AuditSealMiddleware, on PostgreSQL, outside a transaction
+    (the pending entry is committed, so another connection sees it). Else None: seal here."""
+    seals: list[Future[bool]] | None = getattr(request, _SEALS_ATTR, None)
+    if seals is None:
+        return None
+    connection = connections[router.db_for_write(AuditEntry)]
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return None
+    return seals
+
+
+def settle(request: HttpRequest) -> None:
+    """Wait until every seal this request started is written (or has failed, logged)."""
+    seals: list[Future[bool]] = getattr(request, _SEALS_ATTR, [])
+    while seals:
+        seals.pop(0).result()
+
+
+class AuditSealMiddleware:
+    """Lets a request's audit seals run beside it, and waits for them before the answer leaves:
+    high in MIDDLEWARE, so that the rest of the request (rendering, the session, the messages)
+    overlaps the seal's round trip to the database."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        setattr(request, _SEALS_ATTR, [])
+        try:
+            return self.get_response(request)
+        finally:
+            settle(request)
 
 
 def record(
