@@ -205,11 +205,8 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
 # session outlives a flushed or restarted cache. With a cache of this process only (the local
 # memory default), from the database: another worker would read a session it changed stale.
 _SHARED_CACHE = not CACHES["default"]["BACKEND"].endswith(("LocMemCache", "DummyCache"))
-SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cached_db"
-    if _SHARED_CACHE
-    else "django.contrib.sessions.backends.db"
-)
+# (adminsite.sessions is cached_db whose read can share a round trip with the user's: sso.py)
+SESSION_ENGINE = "adminsite.sessions" if _SHARED_CACHE else "django.contrib.sessions.backends.db"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

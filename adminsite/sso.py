@@ -28,6 +28,7 @@ import logging
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import cast
 
 from django.conf import settings
 from django.contrib import auth, messages
@@ -36,6 +37,7 @@ from django.contrib.auth.backends import ModelBackend, RemoteUserBackend
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.middleware import RemoteUserMiddleware
 from django.contrib.auth.models import AbstractBaseUser, Group, User
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -43,6 +45,7 @@ from django.shortcuts import redirect, render
 
 from adminsite import flash, sso_config, usercache
 from adminsite.permissions import OPERATOR_FLAG, OPERATORS_GROUP, in_operators_group
+from adminsite.sessions import SessionStore as CombinedSession
 
 logger = logging.getLogger(__name__)
 
@@ -208,6 +211,31 @@ def sync_operator_role(user: User, request_sso: SSORequest) -> None:
     )
 
 
+def _read_session_and_user(request: HttpRequest, request_sso: SSORequest) -> usercache.Offer | None:
+    """The session and the user the header names, in one cache round trip (adminsite.sessions,
+    adminsite.usercache); None when there is no trusted header to name them by. Only a name
+    that could sign in is looked up (its entry is still checked against the session's user)."""
+    if not request_sso.claimed_user:
+        return None
+    username = clean_username(request_sso.claimed_user)
+    if not valid_username(username):
+        return None
+    session = getattr(request, "session", None)
+    session_key = session.cache_key_if_any() if isinstance(session, CombinedSession) else None
+    if session_key is not None and settings.SESSION_CACHE_ALIAS != "default":
+        session_key = None
+    user_key = usercache.name_key(username)
+    keys = [user_key, usercache.GENERATION] + ([session_key] if session_key else [])
+    try:
+        found = cache.get_many(keys)
+    except Exception:  # the cache is down: each is read (and fails) on its own, as before
+        logger.exception("SSO: could not read the session and the user from the cache")
+        return None
+    if session_key is not None:
+        cast(CombinedSession, session).offer(found.get(session_key))
+    return usercache.Offer(username, found.get(user_key), found.get(usercache.GENERATION) or "")
+
+
 def _set_sso(request: HttpRequest, request_sso: SSORequest | None) -> None:
     # The attribute this middleware adds; read back with getattr(request, "sso", None).
     request.sso = request_sso  # type: ignore[attr-defined]
@@ -249,6 +277,15 @@ class SSOMiddleware(RemoteUserMiddleware):
                 config.user_header,
                 request.META.get("REMOTE_ADDR"),
             )
+        offer = _read_session_and_user(request, request_sso)
+        if offer is None:
+            return self._signed_in(request, request_sso)
+        with usercache.offered(offer):
+            return self._signed_in(request, request_sso)
+
+    def _signed_in(
+        self, request: HttpRequest, request_sso: SSORequest
+    ) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         self.process_request(request)
         if request.user.is_authenticated:
             sync_operator_role(request.user, request_sso)

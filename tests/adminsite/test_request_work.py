@@ -40,7 +40,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def cached_sessions(settings):
-    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    settings.SESSION_ENGINE = "adminsite.sessions"  # production's with a shared cache
     return settings
 
 
@@ -194,7 +194,9 @@ def test_connections_are_kept_and_checked() -> None:
     # SQLite: a connection per request
     assert _settings_in_a_subprocess() == f"0 True db {sqlite}"
     redis = {"CACHE_URL": "redis://127.0.0.1:6379/0"}
-    assert _settings_in_a_subprocess(**pg, **redis) == f"60 True cached_db {postgres}"
+    assert (
+        _settings_in_a_subprocess(**pg, **redis) == f"60 True sessions {postgres}"
+    )  # adminsite.sessions: cached_db
 
 
 on_postgresql = pytest.mark.skipif(
@@ -321,3 +323,62 @@ def test_a_password_hash_never_goes_into_the_cache(django_user_model) -> None:
     sso_person = django_user_model.objects.create_user("sam@example.com")
     assert usercache.get(sso_person.pk) == sso_person
     assert cache.get(usercache._key(sso_person.pk)) is not None
+
+
+# --- the session and the user in one round trip ------------------------------------------------
+
+
+def test_the_session_and_the_user_are_read_in_one_redis_round_trip(
+    client, sso, cached_sessions, redis_cache: list[bytes], tenant, acme
+) -> None:
+    """Behind the proxy the header names the user before the session is read: one MGET holds
+    the session, the user's entry by that name and the generation; nothing reads them again."""
+    for _ in range(2):
+        _part(client, acme, OPERATOR)  # signs in, then caches the user by name
+    session_key = client.cookies["sessionid"].value
+    redis_cache.clear()
+    body = _part(client, acme, OPERATOR)
+    assert "Remove…" in body  # an operator, as the header says
+    first = redis_cache[0]
+    assert first.startswith(b"*") and b"MGET" in first
+    assert session_key.encode() in first
+    assert usercache.name_key(ALICE).encode() in first and b"orgdesk:users:generation" in first
+    assert sum(session_key.encode() in c for c in redis_cache) == 1  # not read a second time
+    assert not any(b"orgdesk:user:" in c for c in redis_cache)  # nor the user by id
+    assert not any(b"GET" in c and b"orgdesk:user-named" in c for c in redis_cache[1:])
+
+
+def test_a_renamed_account_is_not_kept_under_its_old_name(
+    client, sso, cached_sessions, tenant, acme
+) -> None:
+    """A user saved in the admin may have been renamed: every cached entry goes stale, so the
+    header's old name cannot keep the session of the renamed account."""
+    for _ in range(2):
+        _part(client, acme, OPERATOR)
+    alice = _user(ALICE)
+    alice.username = "alice.renamed@example.com"
+    alice.save()
+    r = client.get(reverse("orgs:list"), **via_proxy(groups=OPERATOR))
+    assert r.status_code == 200
+    signed_in = r.wsgi_request.user
+    assert signed_in.get_username() == ALICE and signed_in.pk != alice.pk  # a new account
+
+
+def test_a_cached_entry_of_another_person_is_not_taken_for_the_sessions_user(
+    client, sso, cached_sessions, tenant, acme
+) -> None:
+    """The entry by name is used only when it is the user the session names: a session of
+    Bob's with Alice's header switches to Alice, it does not become Alice's by the cache."""
+    bob = "bob@example.com"
+    for _ in range(2):
+        _part(client, acme, OPERATOR)  # Alice's entry is cached by her name
+    other = type(client)()
+    for _ in range(2):
+        other.get(reverse("orgs:list"), **via_proxy(email=bob, groups="staff"))
+    bobs_session = other.cookies["sessionid"].value
+    r = other.get(reverse("orgs:list"), **via_proxy(groups="staff"))  # Bob's session, Alice's name
+    assert r.status_code == 200
+    assert r.wsgi_request.user.get_username() == ALICE
+    # Signed in afresh (a new session), not carried on in Bob's as someone else.
+    assert other.cookies["sessionid"].value not in (bobs_session, "")
+    assert r.wsgi_request.session["_auth_user_id"] == str(_user(ALICE).pk)
