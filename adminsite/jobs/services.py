@@ -336,18 +336,21 @@ def export_filename(job: Job) -> str:
 
 
 def running_job(org_id: str, job_id: str | None = None) -> Job | None:
-    """The job an organization page's bar follows: `job_id` (the one it showed, until it has
-    ended) when it is this organization's, else the newest queued or running one."""
+    """The job an organization page's bar follows: `job_id` (the one it showed) while it runs
+    and it is this organization's; else the newest queued or running one (started since, from
+    another page, by another person); else the ended `job_id`, whose end stays shown."""
     import uuid
 
+    followed = None
     if job_id:
         try:
             followed = Job.objects.filter(pk=uuid.UUID(job_id), org_id=org_id).first()
         except ValueError:
             followed = None
-        if followed is not None:
+        if followed is not None and followed.is_active:
             return followed
-    return Job.objects.filter(org_id=org_id, status__in=ACTIVE).order_by("-created_at").first()
+    newest = Job.objects.filter(org_id=org_id, status__in=ACTIVE).order_by("-created_at").first()
+    return newest or followed
 
 
 # --- Choosing many and the confirm step (orgs/bulk.py) ------------------------------------------

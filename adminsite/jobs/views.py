@@ -104,11 +104,22 @@ def download(request: HttpRequest, job_id: UUID) -> HttpResponse:
     return cast(HttpResponse, response)  # streamed (operator_required's type says HttpResponse)
 
 
+# Seconds between two looks for a job started elsewhere, while the bar shows none running.
+ORG_BAR_IDLE_POLL = 10
+
+
 @require_GET
 def org_bar(request: HttpRequest, org_id: str) -> HttpResponse:
-    """The organization's newest running job's bar (polled while it runs); empty when none."""
-    job = services.running_job(org_id, request.GET.get("job"))
-    context: dict[str, Any] = {"job": job, "org_id": org_id}
+    """The organization's running job's bar, polled every 2 s while it runs; when none runs
+    (nothing, or the end of the one it followed), every ORG_BAR_IDLE_POLL s for one started
+    since elsewhere. Such a look that finds nothing new answers 204: htmx swaps nothing, so
+    the bar (and the keyboard focus on its link) stays as it is."""
+    shown = request.GET.get("job") or None
+    job = services.running_job(org_id, shown)
+    nothing_new = (job is None or not job.is_active) and (str(job.pk) if job else None) == shown
+    if request.GET.get("idle") and nothing_new:
+        return HttpResponse(status=204)
+    context: dict[str, Any] = {"job": job, "org_id": org_id, "idle_poll": ORG_BAR_IDLE_POLL}
     if job is not None:
         context["progress"] = services.progress(job)
     return render(request, f"{DETAIL}#org-bar", context)

@@ -13,6 +13,8 @@ from adminsite.jobs import services
 from adminsite.jobs.models import ItemOutcome, Job, Kind, Status
 from tests.jobs.conftest import new_job
 
+HTMX = {"HX-Request": "true"}
+
 
 @pytest.fixture
 def job(db, tenant, big, people, role, operator) -> Job:
@@ -133,12 +135,36 @@ def test_the_organization_bar(viewer_client, job, big) -> None:
     services.run(str(job.pk))
     r = viewer_client.get(f"/jobs/running/{big}/?job={job.pk}", headers={"HX-Request": "true"})
     body = r.content.decode()
-    assert "hx-trigger" not in body and "Done" in body  # its end shows, polling stops
+    assert "Done" in body and 'hx-trigger="every 2s"' not in body  # its end shows
+    # From then on it looks every 10 s for a job started elsewhere, keeping the ended one.
+    assert f'?idle=1&amp;job={job.pk}" hx-trigger="every 10s"' in body
+    idle = viewer_client.get(f"/jobs/running/{big}/?idle=1&job={job.pk}", headers=HTMX)
+    assert idle.status_code == 204 and idle.content == b""  # nothing new: nothing swapped
     empty = viewer_client.get(f"/jobs/running/{big}/").content.decode()
-    assert "hx-trigger" not in empty and "<section" not in empty
+    assert "<section" not in empty and '?idle=1" hx-trigger="every 10s"' in empty
+    assert viewer_client.get(f"/jobs/running/{big}/?idle=1").status_code == 204
     # a job id from elsewhere or malformed is ignored
     assert "<section" not in viewer_client.get(f"/jobs/running/{big}/?job=x").content.decode()
     assert viewer_client.get("/jobs/running/not-an-org/").status_code == 404
+
+
+def test_the_organization_bar_finds_a_job_started_elsewhere(
+    viewer_client, job, tenant, big, people, role, operator
+) -> None:
+    """A page that showed no running job, or the end of one, shows the next one started."""
+    services.run(str(job.pk))
+    assert viewer_client.get(f"/jobs/running/{big}/?idle=1", headers=HTMX).status_code == 204
+    started = new_job(operator, Kind.ASSIGN_ROLES, big, people[:2], [role])
+    for query in ("?idle=1", f"?idle=1&job={job.pk}"):
+        r = viewer_client.get(f"/jobs/running/{big}/{query}", headers=HTMX)
+        body = r.content.decode()
+        assert r.status_code == 200 and "<section" in body and "Queued" in body
+        assert f'?job={started.pk}" hx-trigger="every 2s"' in body  # followed from now on
+    # Another organization's job does not show here.
+    services.run(str(started.pk))
+    elsewhere = next(o for o in tenant.store.orgs if o != big)
+    new_job(operator, Kind.ASSIGN_ROLES, elsewhere, [people[0]], [role])
+    assert viewer_client.get(f"/jobs/running/{big}/?idle=1", headers=HTMX).status_code == 204
 
 
 def test_names_are_escaped(operator_client, db, tenant, big, people, operator) -> None:
