@@ -311,18 +311,39 @@ def estimate_seconds(kind: Kind, count: int, *, with_roles: bool = True) -> floa
 # --- What the pages show (adminsite/jobs/views.py) ----------------------------------------------
 
 
-def job_context(job: Job, page_number: str | None) -> dict[str, Any]:
-    """A job's page: the job, its progress and, once it has ended, a page of its items."""
+ITEMS_PER_PAGE = 100
+
+
+def job_context(job: Job, page_number: str | None, outcome: str | None = None) -> dict[str, Any]:
+    """A job's page: the job, its progress and, once it has ended, a page of its items, of
+    one outcome when `outcome` is one (anything else: every item), with the count of each."""
     from django.core.paginator import Paginator
+    from django.db.models import Count
 
     context: dict[str, Any] = {"job": job, "progress": progress(job)}
     if not job.is_active:
         if job.kind != Kind.EXPORT_MEMBERS:
+            counts = dict(
+                job.items.order_by()
+                .values_list("outcome")
+                .annotate(n=Count("pk"))
+                .values_list("outcome", "n")
+            )
+            shown = outcome if outcome in counts else None
             items = job.items.order_by("position")
-            context["items"] = Paginator(items, 500).get_page(page_number)
-            context["retryable"] = items.filter(
-                outcome__in=(ItemOutcome.FAILED, ItemOutcome.NOT_SENT)
-            ).count()
+            if shown is not None:
+                items = items.filter(outcome=shown)
+            context["items"] = Paginator(items, ITEMS_PER_PAGE).get_page(page_number)
+            context["outcome"] = shown
+            context["outcomes"] = [
+                (value, label, counts[value])
+                for value, label in ItemOutcome.choices
+                if value in counts
+            ]
+            context["all_items"] = sum(counts.values())
+            context["retryable"] = counts.get(ItemOutcome.FAILED, 0) + counts.get(
+                ItemOutcome.NOT_SENT, 0
+            )
         context["export"] = export_kept(job)
     return context
 

@@ -25,7 +25,6 @@ from adminsite.jobs.models import Job
 from adminsite.permissions import operator_required
 
 PER_PAGE = 50
-ITEMS_PER_PAGE = 500
 DETAIL = "jobs/job_detail.html"
 
 
@@ -44,7 +43,8 @@ def job_list(request: HttpRequest) -> HttpResponse:
 def job_detail(request: HttpRequest, job_id: UUID) -> HttpResponse:
     """A job: who started what, its progress bar and, once ended, every item's outcome."""
     job = get_object_or_404(Job, pk=job_id)
-    return render(request, DETAIL, services.job_context(job, request.GET.get("page")))
+    context = services.job_context(job, request.GET.get("page"), request.GET.get("outcome"))
+    return render(request, DETAIL, context)
 
 
 @require_GET

@@ -109,6 +109,18 @@ def test_watch_the_bar_move_cancel_then_retry(
     ]
     assert len(done) == job.done  # nothing after the item in flight
 
+    # Only the ones not sent, by the keyboard; then every item again.
+    not_sent = page.get_by_test_id("job-outcome-not_sent")
+    expect(not_sent).to_have_text(f"Not sent ({30 - job.done})")
+    press_until(page, "Tab", not_sent)
+    page.keyboard.press("Enter")
+    expect(items).to_have_count(30 - job.done)
+    expect(items.filter(has_text="Done")).to_have_count(0)
+    every = page.get_by_test_id("job-outcomes").get_by_role("link", name="All (30)")
+    press_until(page, "Tab", every)
+    page.keyboard.press("Enter")
+    expect(items).to_have_count(30)
+
     retry = page.get_by_test_id("job-retry")
     expect(retry).to_have_text(f"Retry the failed ones ({30 - job.done})")
     press_until(page, "Tab", retry)

@@ -47,6 +47,36 @@ def test_an_ended_job_stops_polling_and_lists_every_item(operator_client, job, p
     assert "Done" in page and "Retry the failed ones" not in page
 
 
+def test_an_ended_jobs_items_by_outcome_100_a_page(
+    operator_client, db, big, people, role, operator
+):
+    job = new_job(operator, Kind.ASSIGN_ROLES, big, people[:250], [role])
+    Job.objects.filter(pk=job.pk).update(status=Status.DONE)
+    items = job.items.all()
+    items.filter(position__lt=200).update(outcome=ItemOutcome.SUCCESS)
+    items.filter(position__gte=200, position__lt=240).update(outcome=ItemOutcome.FAILED)
+    items.filter(position__gte=240).update(outcome=ItemOutcome.SKIPPED)
+
+    page = operator_client.get(f"/jobs/{job.pk}/").content.decode()
+    assert page.count('data-testid="job-item"') == 100 and "Page 1 of 3" in page
+    assert 'aria-current="true">All (250)</a>' in page
+    for label, count in (("Done", 200), ("Failed", 40), ("Skipped", 10)):
+        assert f"{label} ({count})</a>" in page
+    assert "Not sent (" not in page  # only the outcomes the job has
+    assert "Retry the failed ones (40)" in page
+
+    failed = operator_client.get(f"/jobs/{job.pk}/?outcome=failed").content.decode()
+    assert failed.count('data-testid="job-item"') == 40 and "Page 1 of" not in failed
+    assert failed.count("badge outcome-failed") == 40 and "badge outcome-success" not in failed
+    assert 'aria-current="true" data-testid="job-outcome-failed">Failed (40)</a>' in failed
+    done2 = operator_client.get(f"/jobs/{job.pk}/?outcome=success&page=2").content.decode()
+    assert "Page 2 of 2" in done2 and done2.count('data-testid="job-item"') == 100
+    assert 'href="?outcome=success&amp;page=1"' in done2  # the pager keeps the filter
+    # Anything else is every item.
+    bogus = operator_client.get(f"/jobs/{job.pk}/?outcome=<x>").content.decode()
+    assert bogus.count('data-testid="job-item"') == 100 and "&lt;x&gt;" not in bogus
+
+
 def test_unknown_and_malformed_ids_are_404(operator_client, db) -> None:
     assert operator_client.get("/jobs/00000000-0000-0000-0000-000000000000/").status_code == 404
     assert operator_client.get("/jobs/not-a-uuid/").status_code == 404
