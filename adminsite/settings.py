@@ -333,6 +333,8 @@ MIDDLEWARE.insert(0, "adminsite.middleware.RequestLogMiddleware")
 # Second: the audit seals of a request run beside all the rest of it (adminsite.audit.recording),
 # and this waits for them before the answer goes out.
 MIDDLEWARE.insert(1, "adminsite.audit.recording.AuditSealMiddleware")
+# Shared indexes read once per request (adminsite/memo.py).
+MIDDLEWARE.insert(2, "adminsite.memo.RequestMemoMiddleware")
 if not DEBUG:
     # Prometheus and load balancers call these on the private address, over plain http.
     SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^readyz$", r"^metrics$"]

@@ -237,7 +237,7 @@ def domain_level(request: HttpRequest, org_id: str, connection_id: str) -> HttpR
 def _remove(request: HttpRequest, org_id: str, connection_id: str) -> dict[str, Any]:
     """Remove the connection from the organization, recorded in the audit log; returns its
     settings before (what a restore sends back), read now if no confirm step kept them."""
-    before = audit.stashed_connection(request, org_id, connection_id)
+    before = audit.take_connection(request, org_id, connection_id)  # used once
     with audit.record(
         request,
         action=Action.REMOVE_CONNECTION,
@@ -264,11 +264,9 @@ def remove(request: HttpRequest, org_id: str, connection_id: str) -> HttpRespons
     try:
         before = _remove(request, org_id, connection_id)
     except auth0.NotFound as exc:
-        audit.forget_connection(request, org_id, connection_id)
         return failure_answer(request, connection_id, exc)
     except auth0.Auth0Error as exc:
         return failure_answer(request, connection_id, exc, changing=True)
-    audit.forget_connection(request, org_id, connection_id)
     name = labelled(str(before.get("name") or ""), connection_id)  # as Auth0 answered
     messages.success(
         request,

@@ -25,7 +25,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from adminsite import auth0, flash
+from adminsite import auth0, flash, memo
 from adminsite.audit import recording as audit
 from adminsite.audit.models import Action, AuditEntry, Outcome
 from adminsite.http import HtmxHttpRequest
@@ -75,7 +75,7 @@ def _client_key() -> str:
 
 def cached_clients() -> dict[str, str] | None:
     """client id → name of the applications that accept invitations, if listed lately."""
-    value = cache.get(_client_key())
+    value = memo.get(_client_key())
     return value if isinstance(value, dict) else None
 
 
@@ -234,7 +234,7 @@ def applications(request: HttpRequest) -> Applications:
             flash.report(request, exc, subject="application")
             return Applications([], problem="The applications could not be loaded.")
         listed = {c.client_id: c.name for c in clients if c.accepts_invitations}
-        cache.set(_client_key(), listed, timeout=CLIENTS_TTL)
+        memo.set(_client_key(), listed, timeout=CLIENTS_TTL)
     if not listed:
         return Applications([], problem="No application of the tenant accepts invitations.")
     return Applications(sorted(listed.items(), key=lambda c: (c[1].casefold(), c[0])))

@@ -209,20 +209,13 @@ def assigned_message(person: str, new: list[str], after: list[auth0.Role] | None
     return f"Assigned {what} {', '.join(assigned)} to {person}."
 
 
-def _roles_before_assigning(
-    request: HtmxHttpRequest, org_id: str, user_id: str
-) -> list[auth0.Role]:
-    """The member's roles, for the limit and the audit's before-state: as the role picker read
-    them moments ago (no call), or read now if there was no picker."""
-    stashed = audit.stashed_member_roles(request, org_id, user_id)
-    audit.forget_member_roles(request, org_id, user_id)  # the roles are about to change
-    if stashed is not None:
-        return stashed
-    return auth0.get_member_roles(org_id=org_id, user_id=user_id)
-
-
 def _assign(
-    request: HtmxHttpRequest, org_id: str, user_id: str, picked: list[str], known: names.Known
+    request: HtmxHttpRequest,
+    org_id: str,
+    user_id: str,
+    picked: list[str],
+    known: names.Known,
+    stashed: list[auth0.Role] | None,
 ) -> tuple[list[auth0.Role], Assignment, list[auth0.Role] | None]:
     """Assign the picked roles the member lacks, recorded in the audit log.
 
@@ -236,7 +229,13 @@ def _assign(
         roles=_known_roles(known, picked),
         requested={"roles": picked},
     ) as entry:
-        current = _roles_before_assigning(request, org_id, user_id)
+        # The member's roles, for the limit and the before-state: as the role picker read them
+        # moments ago (taken with the names, no call), or read now if there was no picker.
+        current = (
+            stashed
+            if stashed is not None
+            else auth0.get_member_roles(org_id=org_id, user_id=user_id)
+        )
         entry.before = {"roles": _role_list(current)}
         plan = plan_assignment([c.id for c in current], picked)
         if plan.refused:
@@ -264,9 +263,12 @@ def assign_roles(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     if not form.is_valid():
         return flash.refuse_form(request, form, NOT_CHANGED)
     user_id, picked = form.cleaned_data["user_id"], form.cleaned_data["roles"]
-    known = names.known()  # names as Auth0 last sent them, one cache read
+    # The role picker's read of the member's roles, used once (the roles are about to change),
+    # with the names as Auth0 last sent them and the organization's name: one round trip.
+    stashed = audit.take_member_roles(request, org_id, user_id, *names.keys())
+    known = names.known()
     try:
-        current, plan, after = _assign(request, org_id, user_id, picked, known)
+        current, plan, after = _assign(request, org_id, user_id, picked, known, stashed)
     except auth0.InvalidId as exc:
         return flash.refuse(request, f"{NOT_CHANGED}: {exc}")
     except auth0.Auth0Error as exc:
@@ -284,13 +286,18 @@ def assign_roles(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
 
 
 def _remove(
-    request: HtmxHttpRequest, org_id: str, user_id: str, role: dict[str, str]
+    request: HtmxHttpRequest,
+    org_id: str,
+    user_id: str,
+    role: dict[str, str],
+    stashed: list[auth0.Role] | None,
 ) -> list[auth0.Role] | None:
     """Remove one role from a member, recorded in the audit log; the roles after (None: the
-    refresh failed, and said so). Auth0's errors on the removal are raised for the view."""
-    # The roles before: only as Org Desk itself read them (an open role picker), never what the
-    # page claimed; otherwise unknown (Auth0 answers 204 whether or not the member had it).
-    stashed = audit.stashed_member_roles(request, org_id, user_id)
+    refresh failed, and said so). Auth0's errors on the removal are raised for the view.
+
+    The roles before (`stashed`): only as Org Desk itself read them (an open role picker),
+    never what the page claimed; otherwise unknown (Auth0 answers 204 whether or not the
+    member had it)."""
     with audit.record(
         request,
         action=Action.REMOVE_ROLE,
@@ -300,7 +307,6 @@ def _remove(
         before=None if stashed is None else {"roles": _role_list(stashed)},
         requested={"roles": [role["id"]]},
     ) as entry:
-        audit.forget_member_roles(request, org_id, user_id)  # a picker stash is stale now
         auth0.remove_member_roles(org_id=org_id, user_id=user_id, role_ids=[role["id"]])
         entry.succeeded()
         try:  # refresh what changed (the one extra call)
@@ -324,10 +330,13 @@ def remove_role(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     if not form.is_valid():
         return flash.refuse_form(request, form, NOT_CHANGED)
     user_id, role_id = form.cleaned_data["user_id"], form.cleaned_data["role"]
-    known = names.known()  # names as Auth0 last sent them, one cache read
+    # An open role picker's read of the roles (stale once one is removed: used once), with the
+    # names as Auth0 last sent them and the organization's name: one round trip.
+    stashed = audit.take_member_roles(request, org_id, user_id, *names.keys())
+    known = names.known()
     [role] = _known_roles(known, [role_id])
     try:
-        after = _remove(request, org_id, user_id, role)
+        after = _remove(request, org_id, user_id, role, stashed)
     except auth0.InvalidId as exc:
         return flash.refuse(request, f"{NOT_CHANGED}: {exc}")
     except auth0.Auth0Error as exc:

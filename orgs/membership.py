@@ -413,8 +413,15 @@ def _confirm_remove(request: HtmxHttpRequest, org_id: str, user_id: str) -> Http
     return render(request, f"{DETAIL}#confirm-remove-member", context)
 
 
-def _remove(request: HttpRequest, org_id: str, user_id: str, known: names.Known) -> list[Any]:
-    """Remove the member, recorded with the roles they had (what a restore gives back)."""
+def _remove(request: HttpRequest, org_id: str, user_id: str) -> tuple[list[Any], names.Known]:
+    """Remove the member, recorded with the roles they had (what a restore gives back); those
+    roles, and the names Org Desk knows."""
+    # The confirm step's read, used once: read and dropped with what the entry and the answer
+    # need (the organization's name, the names, the members listed), in one round trip.
+    stashed = audit.take_member_roles(
+        request, org_id, user_id, *names.keys(), names.seen_key(org_id)
+    )
+    known = names.known()
     name, email = known.person(user_id)
     with audit.record(
         request,
@@ -423,11 +430,12 @@ def _remove(request: HttpRequest, org_id: str, user_id: str, known: names.Known)
         member_id=user_id,
         requested={"member": {"user_id": user_id, "name": name, "email": email}},
     ) as entry:
-        roles = _role_list(_roles_now(request, org_id, user_id))
+        if stashed is None:  # no confirm step: read now (a restore needs them)
+            stashed = auth0.get_member_roles(org_id=org_id, user_id=user_id)
+        roles = _role_list(stashed)
         entry.before, entry.roles = {"roles": roles}, roles
-        audit.forget_member_roles(request, org_id, user_id)
         auth0.remove_members(org_id=org_id, user_ids=[user_id])
-    return roles
+    return roles, known
 
 
 @require_http_methods(["GET", "POST"])
@@ -437,15 +445,15 @@ def remove_member(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     form = MemberForm(request.GET if request.method == "GET" else request.POST)
     if not form.is_valid():
         return flash.refuse_form(request, form, NOT_CHANGED)
-    user_id, known = form.cleaned_data["user_id"], names.known()
+    user_id = form.cleaned_data["user_id"]
     if request.method == "GET":
         return _confirm_remove(request, org_id, user_id)
     try:
-        roles = _remove(request, org_id, user_id, known)
+        roles, known = _remove(request, org_id, user_id)
     except auth0.InvalidId as exc:
         return flash.refuse(request, f"{NOT_CHANGED}: {exc}")
     except auth0.NotFound:
-        return _gone(request, org_id, user_id, known.person_label(user_id))
+        return _gone(request, org_id, user_id, names.known().person_label(user_id))
     except auth0.Auth0Error as exc:
         flash.report(request, exc, subject="member", changing=True)
         return flash.no_swap()

@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from django.conf import settings
-from django.core.cache import cache
 
-from adminsite import auth0
+from adminsite import auth0, memo
 
 TTL = 24 * 3600  # renamed roles and people: every page that shows them refreshes the name
 MAX_ROLES = 2000  # bound each cached value; the oldest names are forgotten first
@@ -56,8 +55,20 @@ def _keys() -> tuple[str, str]:
     return f"orgs:role-names:{base}", f"orgs:people:{base}"
 
 
+def keys() -> tuple[str, str]:
+    """The cache keys of both indexes (for a request that reads them with something else:
+    adminsite.memo)."""
+    return _keys()
+
+
 def _seen_key(org_id: str) -> str:
     return f"orgs:members-seen:{settings.AUTH0_BASE_URL}:{org_id}"
+
+
+def seen_key(org_id: str) -> str:
+    """The cache key of the members Org Desk listed in this organization (for a request that
+    reads it with something else: adminsite.memo)."""
+    return _seen_key(org_id)
 
 
 def _seen_ids(value: Any) -> list[str]:
@@ -78,15 +89,15 @@ def _with_seen(ids: list[str], listed: Iterable[str], gone: Iterable[str] = ()) 
 def members_seen(org_id: str) -> set[str]:
     """User ids Org Desk listed as members of this organization (its members pages, the people
     it added), minus those it removed since: one cache read."""
-    return set(_seen_ids(cache.get(_seen_key(org_id))))
+    return set(_seen_ids(memo.get(_seen_key(org_id))))
 
 
 def note_members(org_id: str, listed: Iterable[str] = (), gone: Iterable[str] = ()) -> None:
     """Record members Org Desk added (`listed`) or removed (`gone`); written only when new."""
     key = _seen_key(org_id)
-    merged = _with_seen(_seen_ids(cache.get(key)), listed, gone)
+    merged = _with_seen(_seen_ids(memo.get(key)), listed, gone)
     if merged is not None:
-        cache.set(key, merged, timeout=TTL)
+        memo.set(key, merged, timeout=TTL)
 
 
 def _short(text: str) -> str:
@@ -127,7 +138,7 @@ def _as_dict(value: Any) -> dict[str, Any]:
 def known() -> Known:
     """Both indexes, in one cache read."""
     roles_key, people_key = _keys()
-    found = cache.get_many([roles_key, people_key])
+    found = memo.get_many([roles_key, people_key])
     return Known(_as_dict(found.get(roles_key)), _as_dict(found.get(people_key)))
 
 
@@ -168,7 +179,7 @@ def remember(
         return
     roles_key, people_key = _keys()
     wanted = {k: seen for k, seen in ((roles_key, seen_roles), (people_key, seen_people)) if seen}
-    found = cache.get_many([*wanted, *([seen_key] if seen_key else [])])
+    found = memo.get_many([*wanted, *([seen_key] if seen_key else [])])
     changed: dict[str, Any] = {}
     for key, seen in wanted.items():
         bound = MAX_ROLES if key == roles_key else MAX_PEOPLE
@@ -180,7 +191,7 @@ def remember(
         if ids is not None:
             changed[seen_key] = ids
     if changed:
-        cache.set_many(changed, timeout=TTL)
+        memo.set_many(changed, timeout=TTL)
 
 
 def roles_to_pick(query: str, picked: Iterable[str]) -> list[auth0.Role]:

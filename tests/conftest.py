@@ -78,9 +78,13 @@ def _seal_threads_close_their_connections(django_db_setup) -> Iterator[None]:
 def _fresh_cache() -> Iterator[None]:
     from django.core.cache import cache
 
+    from adminsite.audit.recording import forget_remembered
+
     cache.clear()
+    forget_remembered()  # what this process wrote to the cache is gone with it
     yield
     cache.clear()
+    forget_remembered()
 
 
 @pytest.fixture

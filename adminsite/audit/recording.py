@@ -35,6 +35,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -43,12 +44,11 @@ from typing import Any, Literal
 from uuid import UUID
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.core.cache import cache
 from django.db import close_old_connections, connections, router, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from adminsite import auth0
+from adminsite import auth0, memo
 from adminsite.audit.models import Action, AuditEntry, Outcome
 
 logger = logging.getLogger(__name__)
@@ -376,17 +376,27 @@ def _stash_key(request: HttpRequest, org_id: str, connection_id: str) -> str:
 def stash_connection(request: HttpRequest, org_id: str, enabled: auth0.EnabledConnection) -> None:
     """Keep what the confirm step just fetched, to be the before-state of the removal."""
     key = _stash_key(request, org_id, enabled.connection_id)
-    cache.set(key, connection_settings(enabled), timeout=STASH_TTL)
+    memo.set(key, connection_settings(enabled), timeout=STASH_TTL)
 
 
 def _with_org_name(request: HttpRequest, org_id: str, key: str) -> Any:
     """The cached value at `key`, read with the organization's display name (one round trip),
     which the change's entry then takes without a read of its own (`cached_org_name`)."""
     org_key = _org_name_key(org_id)
-    found = cache.get_many([key, org_key])
+    found = memo.get_many([key, org_key])
     name = found.get(org_key)
     _org_names(request)[org_id] = name if isinstance(name, str) else ""
     return found.get(key)
+
+
+def _taken_with_org_name(request: HttpRequest, org_id: str, key: str, *also: str) -> Any:
+    """The value at `key`, read and deleted (used once), with the organization's display name
+    and any `also` keys (adminsite.memo keeps them for the request): one round trip."""
+    org_key = _org_name_key(org_id)
+    value, found = memo.take(key, org_key, *also)
+    name = found.get(org_key)
+    _org_names(request)[org_id] = name if isinstance(name, str) else ""
+    return value
 
 
 def _org_names(request: HttpRequest) -> dict[str, str]:
@@ -402,8 +412,10 @@ def stashed_connection(
     return value if isinstance(value, dict) else None
 
 
-def forget_connection(request: HttpRequest, org_id: str, connection_id: str) -> None:
-    cache.delete(_stash_key(request, org_id, connection_id))
+def take_connection(request: HttpRequest, org_id: str, connection_id: str) -> dict[str, Any] | None:
+    """The confirm step's stash, used once: read and deleted in the same round trip."""
+    value = _taken_with_org_name(request, org_id, _stash_key(request, org_id, connection_id))
+    return value if isinstance(value, dict) else None
 
 
 def _member_key(request: HttpRequest, org_id: str, user_id: str) -> str:
@@ -416,13 +428,25 @@ def stash_member_roles(
 ) -> None:
     """Keep the roles the role picker just fetched, to be the before-state of the assignment."""
     value = [{"id": r.id, "name": r.name, "description": r.description} for r in roles]
-    cache.set(_member_key(request, org_id, user_id), value, timeout=STASH_TTL)
+    memo.set(_member_key(request, org_id, user_id), value, timeout=STASH_TTL)
 
 
 def stashed_member_roles(
     request: HttpRequest, org_id: str, user_id: str
 ) -> list[auth0.Role] | None:
-    value = _with_org_name(request, org_id, _member_key(request, org_id, user_id))
+    return _as_roles(_with_org_name(request, org_id, _member_key(request, org_id, user_id)))
+
+
+def take_member_roles(
+    request: HttpRequest, org_id: str, user_id: str, *also: str
+) -> list[auth0.Role] | None:
+    """The role picker's or confirm step's stash, used once: read and deleted in the same
+    round trip as the organization's name (and `also`, kept for the request)."""
+    key = _member_key(request, org_id, user_id)
+    return _as_roles(_taken_with_org_name(request, org_id, key, *also))
+
+
+def _as_roles(value: Any) -> list[auth0.Role] | None:
     if not isinstance(value, list):
         return None
     try:
@@ -431,17 +455,32 @@ def stashed_member_roles(
         return None
 
 
-def forget_member_roles(request: HttpRequest, org_id: str, user_id: str) -> None:
-    cache.delete(_member_key(request, org_id, user_id))
-
-
 def _org_name_key(org_id: str) -> str:
     return f"audit:org-name:{org_id}"
 
 
+# What this process wrote last, by organization id: (display name, when). The same name is not
+# written again within REMEMBER_AGAIN seconds (each page view would otherwise be a write).
+_remembered: dict[str, tuple[str, float]] = {}
+REMEMBER_AGAIN = 60.0
+REMEMBERED_MAX = 10_000
+
+
 def remember_org(org: auth0.Organization) -> None:
     """An organization page was shown: its display name labels later entries for free."""
-    cache.set(_org_name_key(org.id), org.display_name, timeout=ORG_NAME_TTL)
+    now = time.monotonic()
+    last = _remembered.get(org.id)
+    if last is not None and last[0] == org.display_name and now - last[1] < REMEMBER_AGAIN:
+        return
+    memo.set(_org_name_key(org.id), org.display_name, timeout=ORG_NAME_TTL)
+    if len(_remembered) >= REMEMBERED_MAX:
+        _remembered.clear()
+    _remembered[org.id] = (org.display_name, now)
+
+
+def forget_remembered() -> None:
+    """Forget what this process wrote (the cache was cleared: tests)."""
+    _remembered.clear()
 
 
 def cached_org_name(org_id: str, request: HttpRequest | None = None) -> str:
@@ -449,5 +488,5 @@ def cached_org_name(org_id: str, request: HttpRequest | None = None) -> str:
     when this request read it already (with a confirm step's stash)."""
     if request is not None and org_id in (read := _org_names(request)):
         return read[org_id]
-    value = cache.get(_org_name_key(org_id))
+    value = memo.get(_org_name_key(org_id))
     return value if isinstance(value, str) else ""

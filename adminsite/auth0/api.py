@@ -16,7 +16,8 @@ from typing import Any, TypeGuard
 from urllib.parse import quote
 
 from django.conf import settings
-from django.core.cache import cache
+
+from adminsite import memo
 
 from . import client, models
 from .errors import Auth0Error, BadRequest, Conflict, InvalidId, NotFound
@@ -335,7 +336,7 @@ def _index_key() -> str:
 
 
 def _index_from_cache() -> tuple[dict[str, Connection], float] | None:
-    cached = cache.get(_index_key())
+    cached = memo.get(_index_key())
     try:
         rows, expires = cached["rows"], float(cached["expires"])
         return {row[0]: Connection(*row) for row in rows}, expires
@@ -346,7 +347,7 @@ def _index_from_cache() -> tuple[dict[str, Connection], float] | None:
 def _index_to_cache(index: dict[str, Connection], expires: float) -> None:
     rows = [(c.id, c.name, c.strategy, c.is_domain_connection) for c in index.values()]
     timeout = max(1, math.ceil(expires - time.time()))
-    cache.set(_index_key(), {"rows": rows, "expires": expires}, timeout=timeout)
+    memo.set(_index_key(), {"rows": rows, "expires": expires}, timeout=timeout)
 
 
 def domain_connection_index() -> dict[str, Connection]:

@@ -382,3 +382,48 @@ def test_a_cached_entry_of_another_person_is_not_taken_for_the_sessions_user(
     # Signed in afresh (a new session), not carried on in Bob's as someone else.
     assert other.cookies["sessionid"].value not in (bobs_session, "")
     assert r.wsgi_request.session["_auth_user_id"] == str(_user(ALICE).pk)
+
+
+# --- shared indexes read once a request; a value used once read and deleted at once ------------
+
+
+def test_a_value_used_once_is_read_and_deleted_in_one_round_trip(redis_cache: list[bytes]) -> None:
+    from django.core.cache import cache
+
+    from adminsite import memo
+
+    cache.set("stash", {"roles": ["rol_1"]})
+    cache.set("org-name", "Acme")
+    redis_cache.clear()
+    value, found = memo.take("stash", "org-name", "never-set")
+    assert value == {"roles": ["rol_1"]} and found == {"org-name": "Acme"}
+    assert len(redis_cache) == 1 and b"MGET" in redis_cache[0] and b"DEL" in redis_cache[0]
+    assert cache.get("stash") is None and cache.get("org-name") == "Acme"
+    assert memo.take("stash") == (None, {})  # gone: a second use finds nothing
+
+
+def test_within_a_request_an_index_is_read_once(redis_cache: list[bytes], rf) -> None:
+    from django.core.cache import cache
+    from django.http import HttpResponse
+
+    from adminsite import memo
+
+    cache.set("index", {"a": 1})
+    seen: list[object] = []
+
+    def view(request) -> HttpResponse:
+        redis_cache.clear()
+        seen.extend([memo.get("index"), memo.get_many(["index", "other"]), memo.get("other")])
+        reads = len(redis_cache)
+        memo.set("other", 2, timeout=60)  # a write goes to the cache and is seen after it
+        seen.extend([reads, memo.get("other"), len(redis_cache)])
+        memo.delete("index")
+        seen.append(memo.get("index"))
+        return HttpResponse()
+
+    memo.RequestMemoMiddleware(view)(rf.get("/"))
+    assert seen == [{"a": 1}, {"index": {"a": 1}}, None, 2, 2, 3, None]
+    assert cache.get("other") == 2 and cache.get("index") is None
+    # Outside a request nothing is kept: each read goes to the cache.
+    cache.set("index", {"a": 2})
+    assert memo.get("index") == {"a": 2}

@@ -509,11 +509,11 @@ def test_sqlite_without_immediate_transactions_would_be_reported(monkeypatch) ->
 
 
 def test_a_removal_after_its_confirm_step_reads_the_stash_and_the_org_name_at_once(
-    operator_client, tenant, acme, monkeypatch
+    operator_client, operator, tenant, acme, monkeypatch
 ) -> None:
     from django.core.cache import cache
 
-    from adminsite.audit import recording
+    from adminsite import memo
 
     conn = enabled_by_name(acme, "acme-saml")
     operator_client.get(reverse("orgs:detail", args=[acme]))  # remembers the display name
@@ -527,8 +527,11 @@ def test_a_removal_after_its_confirm_step_reads_the_stash_and_the_org_name_at_on
                 reads.append(name)
             return getattr(cache, name)
 
-    monkeypatch.setattr(recording, "cache", Counting())
+    stash = f"audit:before:{operator.pk}:{acme}:{conn.connection_id}"  # the confirm step's
+    assert cache.get(stash) is not None
+    monkeypatch.setattr(memo, "cache", Counting())
     r = operator_client.post(url, headers=HTMX)
     assert "Removed the connection acme-saml" in body(r)
     assert reads == ["get_many"]  # the stash and the organization's name: one cache read
     assert only_entry().org_name == "Acme Corporation"
+    assert cache.get(stash) is None  # used once

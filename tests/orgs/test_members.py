@@ -219,7 +219,9 @@ def test_role_names_come_from_reads_already_made(operator_client, tenant, acme) 
     assert names.known().role_name(role.id) == "billing-admin"
     writes = []
     for _ in range(2):
-        with patch.object(names.cache, "set_many", wraps=names.cache.set_many) as cache_set:
+        with patch.object(
+            names.memo.cache, "set_many", wraps=names.memo.cache.set_many
+        ) as cache_set:
             operator_client.get(reverse("orgs:members", args=[acme]), headers=HTMX)
         calls = [c.args[0] for c in cache_set.call_args_list]
         writes.append(sum(any(key.startswith("orgs:") for key in keys) for keys in calls))

@@ -1,0 +1,92 @@
+"""Cache reads kept for the rest of the request: a key read once is not read again.
+
+A request often needs the same shared index more than once: the names of roles and people
+(orgs/names.py) for its audit entry and again for its message, the tenant's connection index
+(adminsite.auth0) before and after its change, the organization's display name. Each read is a
+round trip to Redis. Through this module the first read of a key in a request goes to the cache
+and later ones take what it gave; a write through it goes to the cache and updates what was
+kept. Outside a request (a job, a shell) every call goes to the cache.
+
+Only for indexes that a request may see as they were when it started: anything used to take
+turns with other processes (a claim, a single-use token, the rate budget) reads the cache
+itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
+from typing import Any
+
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+
+_ABSENT = object()
+_kept: ContextVar[dict[str, Any] | None] = ContextVar("request_cache_memo", default=None)
+
+
+def get_many(keys: Iterable[str]) -> dict[str, Any]:
+    """cache.get_many, reading only the keys this request has not read yet."""
+    keys = list(keys)
+    kept = _kept.get()
+    if kept is None:
+        return cache.get_many(keys)
+    missing = [k for k in keys if k not in kept]
+    if missing:
+        found = cache.get_many(missing)
+        for key in missing:
+            kept[key] = found.get(key, _ABSENT)
+    return {k: kept[k] for k in keys if kept[k] is not _ABSENT}
+
+
+def get(key: str, default: Any = None) -> Any:
+    return get_many([key]).get(key, default)
+
+
+def set_many(values: Mapping[str, Any], timeout: float | None) -> None:
+    cache.set_many(dict(values), timeout=timeout)
+    if (kept := _kept.get()) is not None:
+        kept.update(values)
+
+
+def set(key: str, value: Any, timeout: float | None) -> None:  # noqa: A001 (cache's own name)
+    set_many({key: value}, timeout)
+
+
+def take(key: str, *also: str) -> tuple[Any, dict[str, Any]]:
+    """A value used once: `key` read and deleted, read with `also` (kept like `get_many`), in
+    one round trip on Redis (adminsite.cache); (the value or None, what was found of `also`)."""
+    kept = _kept.get()
+    wanted = [key, *(k for k in also if kept is None or k not in kept)]
+    reader = getattr(cache, "get_many_deleting", None)
+    if reader is not None:
+        found = reader(wanted, [key])
+    else:  # another cache backend: two round trips
+        found = cache.get_many(wanted)
+        cache.delete(key)
+    if kept is not None:
+        for k in wanted[1:]:
+            kept[k] = found.get(k, _ABSENT)
+        kept[key] = _ABSENT
+        return found.get(key), {k: kept[k] for k in also if kept[k] is not _ABSENT}
+    return found.get(key), {k: found[k] for k in also if k in found}
+
+
+def delete(key: str) -> None:
+    cache.delete(key)
+    if (kept := _kept.get()) is not None:
+        kept[key] = _ABSENT
+
+
+class RequestMemoMiddleware:
+    """Each request starts with nothing kept, and what it kept goes with it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        token = _kept.set({})
+        try:
+            return self.get_response(request)
+        finally:
+            _kept.reset(token)
