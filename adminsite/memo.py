@@ -50,7 +50,9 @@ def set_many(values: Mapping[str, Any], timeout: float | None) -> None:
 
 
 def set(key: str, value: Any, timeout: float | None) -> None:  # noqa: A001 (cache's own name)
-    set_many({key: value}, timeout)
+    cache.set(key, value, timeout=timeout)  # one SET (set_many is a MULTI/EXEC on Redis)
+    if (kept := _kept.get()) is not None:
+        kept[key] = value
 
 
 def take(key: str, *also: str) -> tuple[Any, dict[str, Any]]:
