@@ -437,6 +437,12 @@ def stashed_member_roles(
     return _as_roles(_with_org_name(request, org_id, _member_key(request, org_id, user_id)))
 
 
+def take_stash(request: HttpRequest, org_id: str, key: str, *also: str) -> Any:
+    """A confirm step's stash kept by its feature at `key`, used once: read and deleted with
+    the organization's name (and `also`, kept for the request) in one round trip."""
+    return _taken_with_org_name(request, org_id, key, *also)
+
+
 def take_member_roles(
     request: HttpRequest, org_id: str, user_id: str, *also: str
 ) -> list[auth0.Role] | None:
