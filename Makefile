@@ -95,6 +95,13 @@ test-fast: $(VENV)/.test
 bench: $(VENV)/.app
 	$(BIN)/python -m tests.perf.bench
 
+# Two versions measured together (tests/perf/ab.py): the working tree against BASE (a commit),
+# same PostgreSQL and Redis, rounds interleaved; own time per page and action and the difference.
+.PHONY: bench-ab
+bench-ab: $(VENV)/.app
+	@test -n "$(BASE)" || { echo "make bench-ab BASE=<commit>"; exit 2; }
+	$(BIN)/python -m tests.perf.ab $(BASE)
+
 # Issue #15's figures (tests/perf/bench_bulk.py), against the sandbox over HTTP in its own
 # process: a role for 1,000 members by a real jobs_worker at Auth0's member-roles limit (20 burst,
 # 200 a minute), killed with kill -9 at a random point and restarted: elapsed vs the least time
