@@ -209,6 +209,17 @@ def assigned_message(person: str, new: list[str], after: list[auth0.Role] | None
     return f"Assigned {what} {', '.join(assigned)} to {person}."
 
 
+def _roles_before_assigning(
+    stashed: list[auth0.Role] | None, org_id: str, user_id: str
+) -> list[auth0.Role]:
+    """The member's roles, for the limit and the audit's before-state: as the role picker read
+    them moments ago (`stashed`, taken with the names: no call), or read now if there was no
+    picker."""
+    if stashed is not None:
+        return stashed
+    return auth0.get_member_roles(org_id=org_id, user_id=user_id)
+
+
 def _assign(
     request: HtmxHttpRequest,
     org_id: str,
@@ -229,13 +240,7 @@ def _assign(
         roles=_known_roles(known, picked),
         requested={"roles": picked},
     ) as entry:
-        # The member's roles, for the limit and the before-state: as the role picker read them
-        # moments ago (taken with the names, no call), or read now if there was no picker.
-        current = (
-            stashed
-            if stashed is not None
-            else auth0.get_member_roles(org_id=org_id, user_id=user_id)
-        )
+        current = _roles_before_assigning(stashed, org_id, user_id)
         entry.before = {"roles": _role_list(current)}
         plan = plan_assignment([c.id for c in current], picked)
         if plan.refused:
