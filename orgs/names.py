@@ -50,25 +50,15 @@ class PersonLike(Protocol):
     def email(self) -> str: ...
 
 
-def _keys() -> tuple[str, str]:
+def keys() -> tuple[str, str]:
+    """The cache keys of both indexes (a request may read them with other keys: adminsite.memo)."""
     base = settings.AUTH0_BASE_URL
     return f"orgs:role-names:{base}", f"orgs:people:{base}"
 
 
-def keys() -> tuple[str, str]:
-    """The cache keys of both indexes (for a request that reads them with something else:
-    adminsite.memo)."""
-    return _keys()
-
-
-def _seen_key(org_id: str) -> str:
-    return f"orgs:members-seen:{settings.AUTH0_BASE_URL}:{org_id}"
-
-
 def seen_key(org_id: str) -> str:
-    """The cache key of the members Org Desk listed in this organization (for a request that
-    reads it with something else: adminsite.memo)."""
-    return _seen_key(org_id)
+    """The cache key of the members Org Desk listed in this organization."""
+    return f"orgs:members-seen:{settings.AUTH0_BASE_URL}:{org_id}"
 
 
 def _seen_ids(value: Any) -> list[str]:
@@ -89,12 +79,12 @@ def _with_seen(ids: list[str], listed: Iterable[str], gone: Iterable[str] = ()) 
 def members_seen(org_id: str) -> set[str]:
     """User ids Org Desk listed as members of this organization (its members pages, the people
     it added), minus those it removed since: one cache read."""
-    return set(_seen_ids(memo.get(_seen_key(org_id))))
+    return set(_seen_ids(memo.get(seen_key(org_id))))
 
 
 def note_members(org_id: str, listed: Iterable[str] = (), gone: Iterable[str] = ()) -> None:
     """Record members Org Desk added (`listed`) or removed (`gone`); written only when new."""
-    key = _seen_key(org_id)
+    key = seen_key(org_id)
     merged = _with_seen(_seen_ids(memo.get(key)), listed, gone)
     if merged is not None:
         memo.set(key, merged, timeout=TTL)
@@ -137,7 +127,7 @@ def _as_dict(value: Any) -> dict[str, Any]:
 
 def known() -> Known:
     """Both indexes, in one cache read."""
-    roles_key, people_key = _keys()
+    roles_key, people_key = keys()
     found = memo.get_many([roles_key, people_key])
     return Known(_as_dict(found.get(roles_key)), _as_dict(found.get(people_key)))
 
@@ -174,22 +164,22 @@ def remember(
             listed.append(p.user_id)
             if name or email:
                 seen_people[p.user_id] = (name, email)
-    seen_key = _seen_key(members_of) if members_of and listed else None
-    if not seen_roles and not seen_people and seen_key is None:
+    listed_key = seen_key(members_of) if members_of and listed else None
+    if not seen_roles and not seen_people and listed_key is None:
         return
-    roles_key, people_key = _keys()
+    roles_key, people_key = keys()
     wanted = {k: seen for k, seen in ((roles_key, seen_roles), (people_key, seen_people)) if seen}
-    found = memo.get_many([*wanted, *([seen_key] if seen_key else [])])
+    found = memo.get_many([*wanted, *([listed_key] if listed_key else [])])
     changed: dict[str, Any] = {}
     for key, seen in wanted.items():
         bound = MAX_ROLES if key == roles_key else MAX_PEOPLE
         merged = _merged(_as_dict(found.get(key)), seen, bound)
         if merged is not None:
             changed[key] = merged
-    if seen_key is not None:
-        ids = _with_seen(_seen_ids(found.get(seen_key)), listed)
+    if listed_key is not None:
+        ids = _with_seen(_seen_ids(found.get(listed_key)), listed)
         if ids is not None:
-            changed[seen_key] = ids
+            changed[listed_key] = ids
     if changed:
         memo.set_many(changed, timeout=TTL)
 
