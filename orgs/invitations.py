@@ -151,9 +151,7 @@ def _stashed(request: HttpRequest, org_id: str, invitation_id: str) -> auth0.Inv
 def _taken(request: HttpRequest, org_id: str, invitation_id: str) -> auth0.Invitation | None:
     """The confirm step's read, used once: read and deleted with the names and the connection
     index that the revocation's entry needs, and the organization's name (one round trip)."""
-    value = audit.take_stash(
-        request, org_id, _stash_key(request, org_id, invitation_id), *names.keys()
-    )
+    value = audit.take_stash(org_id, _stash_key(request, org_id, invitation_id), *names.keys())
     return value if isinstance(value, auth0.Invitation) else None
 
 

@@ -296,7 +296,7 @@ def record(
         job_id=job_id,
         action=action,
         org_id=org_id,
-        org_name=(org_name or cached_org_name(org_id, request))[:255],
+        org_name=(org_name or cached_org_name(org_id))[:255],
         connection_id=connection_id,
         connection_name=connection_name[:255],
         member_id=member_id,
@@ -379,42 +379,30 @@ def stash_connection(request: HttpRequest, org_id: str, enabled: auth0.EnabledCo
     memo.set(key, connection_settings(enabled), timeout=STASH_TTL)
 
 
-def _with_org_name(request: HttpRequest, org_id: str, key: str) -> Any:
-    """The cached value at `key`, read with the organization's display name (one round trip),
-    which the change's entry then takes without a read of its own (`cached_org_name`)."""
-    org_key = _org_name_key(org_id)
-    found = memo.get_many([key, org_key])
-    name = found.get(org_key)
-    _org_names(request)[org_id] = name if isinstance(name, str) else ""
-    return found.get(key)
+def _with_org_name(org_id: str, key: str) -> Any:
+    """The cached value at `key`, read with the organization's display name in one round trip:
+    the change's entry then takes the name without a read of its own (`cached_org_name`, the
+    request's adminsite.memo)."""
+    return memo.get_many([key, _org_name_key(org_id)]).get(key)
 
 
-def _taken_with_org_name(request: HttpRequest, org_id: str, key: str, *also: str) -> Any:
-    """The value at `key`, read and deleted (used once), with the organization's display name
-    and any `also` keys (adminsite.memo keeps them for the request): one round trip."""
-    org_key = _org_name_key(org_id)
-    value, found = memo.take(key, org_key, *also)
-    name = found.get(org_key)
-    _org_names(request)[org_id] = name if isinstance(name, str) else ""
+def take_stash(org_id: str, key: str, *also: str) -> Any:
+    """A confirm step's stash at `key`, used once: read and deleted with the organization's
+    display name (and `also`, kept for the request by adminsite.memo) in one round trip."""
+    value, _found = memo.take(key, _org_name_key(org_id), *also)
     return value
-
-
-def _org_names(request: HttpRequest) -> dict[str, str]:
-    """Display names this request already read from the cache, by organization id."""
-    found: dict[str, str] = request.__dict__.setdefault("_audit_org_names", {})
-    return found
 
 
 def stashed_connection(
     request: HttpRequest, org_id: str, connection_id: str
 ) -> dict[str, Any] | None:
-    value = _with_org_name(request, org_id, _stash_key(request, org_id, connection_id))
+    value = _with_org_name(org_id, _stash_key(request, org_id, connection_id))
     return value if isinstance(value, dict) else None
 
 
 def take_connection(request: HttpRequest, org_id: str, connection_id: str) -> dict[str, Any] | None:
     """The confirm step's stash, used once: read and deleted in the same round trip."""
-    value = _taken_with_org_name(request, org_id, _stash_key(request, org_id, connection_id))
+    value = take_stash(org_id, _stash_key(request, org_id, connection_id))
     return value if isinstance(value, dict) else None
 
 
@@ -434,13 +422,7 @@ def stash_member_roles(
 def stashed_member_roles(
     request: HttpRequest, org_id: str, user_id: str
 ) -> list[auth0.Role] | None:
-    return _as_roles(_with_org_name(request, org_id, _member_key(request, org_id, user_id)))
-
-
-def take_stash(request: HttpRequest, org_id: str, key: str, *also: str) -> Any:
-    """A confirm step's stash kept by its feature at `key`, used once: read and deleted with
-    the organization's name (and `also`, kept for the request) in one round trip."""
-    return _taken_with_org_name(request, org_id, key, *also)
+    return _as_roles(_with_org_name(org_id, _member_key(request, org_id, user_id)))
 
 
 def take_member_roles(
@@ -449,7 +431,7 @@ def take_member_roles(
     """The role picker's or confirm step's stash, used once: read and deleted in the same
     round trip as the organization's name (and `also`, kept for the request)."""
     key = _member_key(request, org_id, user_id)
-    return _as_roles(_taken_with_org_name(request, org_id, key, *also))
+    return _as_roles(take_stash(org_id, key, *also))
 
 
 def _as_roles(value: Any) -> list[auth0.Role] | None:
@@ -489,10 +471,8 @@ def forget_remembered() -> None:
     _remembered.clear()
 
 
-def cached_org_name(org_id: str, request: HttpRequest | None = None) -> str:
+def cached_org_name(org_id: str) -> str:
     """The display name an organization page last showed ("" when unknown); no cache read
-    when this request read it already (with a confirm step's stash)."""
-    if request is not None and org_id in (read := _org_names(request)):
-        return read[org_id]
+    when this request read it already (with a confirm step's stash: adminsite.memo)."""
     value = memo.get(_org_name_key(org_id))
     return value if isinstance(value, str) else ""
