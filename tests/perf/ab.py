@@ -20,29 +20,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 from tests.perf import bench
-
-
-def _gunicorn_from(code: Path) -> Callable[..., tuple[subprocess.Popen[bytes], int]]:
-    """Services.gunicorn, started from `code` instead of the working tree."""
-
-    def gunicorn(self: bench.Services, auth0_url: str) -> tuple[subprocess.Popen[bytes], int]:
-        port = bench.free_port()
-        log = open(self.tmp / f"gunicorn-{port}.log", "wb")  # noqa: SIM115 (kept open for it)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "adminsite.wsgi"],
-            cwd=code,
-            env={**self.env, "AUTH0_DOMAIN": auth0_url, "GUNICORN_BIND": f"127.0.0.1:{port}"},
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        bench.wait_for_port(port, process, "gunicorn")
-        return process, port
-
-    return gunicorn
 
 
 def main(base: str) -> int:
@@ -58,17 +38,10 @@ def main(base: str) -> int:
         shutil.copytree(bench.ROOT / "staticfiles", folder / "staticfiles")
         with bench.bench_process_settings(services.cache_url):
             for code in (folder, bench.ROOT):
-                bench.Services.gunicorn = _gunicorn_from(code)  # type: ignore[method-assign]
+                services.code = code
                 benches.append(bench.Bench(100, 100, services))
                 benches[-1].prepare()
-            print(f"Measuring 1 warm-up round and {bench.ROUNDS} rounds, interleaved …", flush=True)
-            for each in benches:
-                each.recording = False
-                each.round()
-                each.recording = True
-            for _ in range(bench.ROUNDS):
-                for each in benches:
-                    each.round()
+            bench.measure_interleaved(benches)
     finally:
         for each in benches:
             each.close()

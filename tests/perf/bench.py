@@ -356,6 +356,7 @@ class Services:
         if not shutil.which("redis-server"):
             raise SystemExit("The bench needs redis-server: `make system-deps` installs it.")
         self.tmp = Path(tempfile.mkdtemp(prefix="orgdesk-bench-"))
+        self.code = ROOT  # the checkout gunicorn runs (tests/perf/ab.py runs an older one too)
         self.redis_port = free_port()
         self.redis = subprocess.Popen(
             ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1"]
@@ -407,7 +408,7 @@ class Services:
         log = open(self.tmp / f"gunicorn-{port}.log", "wb")  # noqa: SIM115 (kept open for it)
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "adminsite.wsgi"],
-            cwd=ROOT,
+            cwd=self.code,
             env={**self.env, "AUTH0_DOMAIN": auth0_url, "GUNICORN_BIND": f"127.0.0.1:{port}"},
             stdout=subprocess.DEVNULL,
             stderr=log,
@@ -906,6 +907,19 @@ def bench_process_settings(cache_url: str) -> Iterator[None]:
     yield
 
 
+def measure_interleaved(benches: list[Bench]) -> None:
+    """One warm-up round each (not counted), then ROUNDS rounds, interleaved: a change in the
+    machine's load hits every bench alike."""
+    print(f"Measuring 1 warm-up round and {ROUNDS} rounds, interleaved …", flush=True)
+    for bench in benches:
+        bench.recording = False
+        bench.round()
+        bench.recording = True
+    for _ in range(ROUNDS):
+        for bench in benches:
+            bench.round()
+
+
 def main() -> int:
     print("Starting PostgreSQL and Redis, migrating …", flush=True)
     services = Services()
@@ -920,14 +934,7 @@ def main() -> int:
                 )
                 benches.append(Bench(organizations, members, services))
                 benches[-1].prepare()
-            print(f"Measuring 1 warm-up round and {ROUNDS} rounds, interleaved …", flush=True)
-            for bench in benches:
-                bench.recording = False
-                bench.round()
-                bench.recording = True
-            for _ in range(ROUNDS):
-                for bench in benches:  # interleaved: a change in the machine's load hits both
-                    bench.round()
+            measure_interleaved(benches)
     finally:
         for bench in benches:
             bench.close()
