@@ -149,16 +149,19 @@ def test_metrics_add_up_across_workers(gunicorn, http_tenant) -> None:
     assert page(0) == 200
     healthz, pages = 0, 1
     with ThreadPoolExecutor(8) as pool:
-        # Until both workers have answered requests (each writes its own files).
+        # Until both workers have answered requests, pages among them (each writes its own
+        # files; a worker that served only /healthz has no counter file, and the stopped
+        # worker's counts are checked below).
         for _ in range(20):
             assert set(pool.map(health, range(16))) == {200}
             healthz += 16
             assert set(pool.map(page, range(4))) == {200}
             pages += 4
-            if len(pids(folder, "histogram")) >= 2:
+            if len(pids(folder, "histogram")) >= 2 and len(pids(folder, "counter")) >= 2:
                 break
     workers = pids(folder, "histogram")
     assert len(workers) == 2, "both workers served requests"
+    assert pids(folder, "counter") == workers, "both workers served pages"
 
     metrics = scrape(base)
     route = "orgdesk_request_duration_seconds_count"
