@@ -64,16 +64,6 @@ def _plain_static_storage(settings) -> None:
     }
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _seal_threads_close_their_connections(django_db_setup) -> Iterator[None]:
-    """On PostgreSQL a request's audit seal runs on a thread with its own connection
-    (adminsite.audit.recording): closed before the test database is dropped."""
-    yield
-    from adminsite.audit.recording import stop_sealing
-
-    stop_sealing()
-
-
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
     from django.core.cache import cache

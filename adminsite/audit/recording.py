@@ -16,12 +16,12 @@ for the view to turn into a flash message.
 Both writes extend the log's hash chain (adminsite.audit.chain); sealing also logs the entry as
 one JSON line to the `orgdesk.audit` logger (AuditQuerySet.seal), for a SIEM.
 
-On PostgreSQL a request's seal runs on a thread of its own while the request goes on (its next
-upstream call, rendering the answer), and `AuditSealMiddleware` waits for every seal of the
-request before the answer leaves Org Desk: the person sees the outcome only once the log holds
-it, and the seal's round trip to the database costs the page nothing. The pending entry is
-committed before the call either way. Jobs (no request), a request inside a transaction (the
-entry is not committed yet) and SQLite (one writer at a time) seal in the request's thread.
+A request's seals are written once its answer is sent (`AuditSealMiddleware`): the person does
+not wait for the database, and the thread writes them before it takes another request. The
+pending entry is committed before the call either way, so a process that dies in between leaves
+"outcome unknown", as one that dies mid-call does. An answer that sends the browser elsewhere (a
+redirect) seals first, because the next page may show the log. Jobs (no request) and a request
+inside a transaction (the entry is not committed yet) seal at once.
 
 Before-states come without extra upstream calls where possible: the confirm step of a removal
 stashes the connection's settings here (`stash_connection`), and organization pages remember
@@ -33,18 +33,17 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Literal
 from uuid import UUID
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db import close_old_connections, connections, router, transaction
+from django.core.signals import request_finished, request_started
+from django.db import connections, router, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -151,18 +150,18 @@ class Recording:
     def _seal(self, fields: dict[str, Any]) -> None:
         assert self.entry is not None
         fields["finished_at"] = timezone.now()
-        seals = _pending_seals(self.request)
+        seals = _deferred_seals(self.request)
         if seals is None:
             if _write_seal(self.entry, fields):
                 for name, value in fields.items():
                     setattr(self.entry, name, value)
             return
         # The entry as written, for the seal to check against the stored row; this request
-        # goes on with the outcome set (the middleware waits for the seal before answering).
+        # goes on with the outcome set, and the seal is written once its answer is sent.
         written = copy.copy(self.entry)
         for name, value in fields.items():
             setattr(self.entry, name, value)
-        seals.append(_sealer().submit(_seal_on_own_thread, written, fields))
+        seals.append((written, fields))
 
 
 def _write_seal(entry: AuditEntry, fields: dict[str, Any]) -> bool:
@@ -176,96 +175,101 @@ def _write_seal(entry: AuditEntry, fields: dict[str, Any]) -> bool:
     return True
 
 
-def _seal_on_own_thread(entry: AuditEntry, fields: dict[str, Any]) -> bool:
-    # What Django does around each request, for this thread's own database connection:
-    # drop it if it broke or grew too old (CONN_MAX_AGE), check it before reuse.
-    close_old_connections()
-    try:
-        return _write_seal(entry, fields)
-    finally:
-        close_old_connections()
+# --- Sealing after the answer ------------------------------------------------------------------
 
-
-# --- Sealing beside the request ----------------------------------------------------------------
-
-SEAL_THREADS = 2  # a seal takes about a millisecond; a worker's 4 threads rarely wait for one
 _SEALS_ATTR = "_audit_seals"
-_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
+_after_answer = threading.local()  # the seals of the answer this thread is sending
+_in_flight = 0  # seals of this process handed over to be written after their answer
+_written = threading.Condition()
 
 
-def _sealer() -> ThreadPoolExecutor:
-    """The process's seal threads, started on first use (after gunicorn's fork)."""
-    global _pool
-    with _lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(SEAL_THREADS, thread_name_prefix="audit-seal")
-        return _pool
-
-
-def stop_sealing() -> None:
-    """Wait for the seals under way, close each seal thread's database connection and stop the
-    threads (the next seal starts new ones). For tests, before their database is dropped."""
-    global _pool
-    with _lock:
-        pool, _pool = _pool, None
-    if pool is None:
-        return
-    # One task per thread: each waits at the barrier until all are running, so no thread
-    # takes two and every thread closes its own connection.
-    barrier = threading.Barrier(SEAL_THREADS)
-
-    def close_own() -> None:
-        barrier.wait(timeout=10)
-        connections.close_all()
-
-    for done in [pool.submit(close_own) for _ in range(SEAL_THREADS)]:
-        done.result()
-    pool.shutdown(wait=True)
-
-
-def _forget_pool() -> None:  # a forked child has none of its parent's threads
-    global _pool, _lock
-    _pool, _lock = None, threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_pool)
-
-
-def _pending_seals(request: HttpRequest | None) -> list[Future[bool]] | None:
-    """Where this request's seals wait for the middleware, when they may run beside it: a
-    request that passed through AuditSealMiddleware, on PostgreSQL, outside a transaction
-    (the pending entry is committed, so another connection sees it). Else None: seal here."""
-    seals: list[Future[bool]] | None = getattr(request, _SEALS_ATTR, None)
-    if seals is None:
-        return None
-    connection = connections[router.db_for_write(AuditEntry)]
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+def _deferred_seals(request: HttpRequest | None) -> list[tuple[AuditEntry, dict[str, Any]]] | None:
+    """Where this request's seals wait for its answer to be sent, when they may: a request that
+    passed through AuditSealMiddleware, outside a transaction (the pending entry is committed,
+    so the seal cannot be lost with a rollback). Else None: seal here and now."""
+    seals: list[tuple[AuditEntry, dict[str, Any]]] | None = getattr(request, _SEALS_ATTR, None)
+    if seals is None or connections[router.db_for_write(AuditEntry)].in_atomic_block:
         return None
     return seals
 
 
 def settle(request: HttpRequest) -> None:
-    """Wait until every seal this request started is written (or has failed, logged)."""
-    seals: list[Future[bool]] = getattr(request, _SEALS_ATTR, [])
+    """Write every seal this request has deferred, now."""
+    _write_all(getattr(request, _SEALS_ATTR, []))
+
+
+def wait_for_seals(timeout: float = 1.0) -> bool:
+    """Wait (at most `timeout` seconds) until the seals this process deferred after answers
+    already sent are written: the audit pages call it first, so that a person who opens the
+    log right after a change finds its outcome. False if some were still unwritten."""
+    with _written:
+        return _written.wait_for(lambda: _in_flight == 0, timeout=timeout)
+
+
+def _hand_over(seals: list[tuple[AuditEntry, dict[str, Any]]]) -> None:
+    global _in_flight
+    _write_all(getattr(_after_answer, "seals", None) or [])  # one answer at a time
+    with _written:
+        _in_flight += len(seals)
+    _after_answer.seals = seals
+
+
+def _write_all(seals: list[tuple[AuditEntry, dict[str, Any]]]) -> None:
+    global _in_flight
+    handed_over = seals is getattr(_after_answer, "seals", None)
     while seals:
-        seals.pop(0).result()
+        entry, fields = seals.pop(0)
+        _write_seal(entry, fields)
+        if handed_over:
+            with _written:
+                _in_flight -= 1
+                _written.notify_all()
+
+
+def _leads_elsewhere(response: HttpResponse) -> bool:
+    """The answer sends the browser to another page at once (a redirect, or htmx's), which may
+    show the log: that page must find the outcome written."""
+    return 300 <= response.status_code < 400 or any(
+        h in response.headers for h in ("HX-Redirect", "HX-Location", "HX-Refresh")
+    )
 
 
 class AuditSealMiddleware:
-    """Lets a request's audit seals run beside it, and waits for them before the answer leaves:
-    high in MIDDLEWARE, so that the rest of the request (rendering, the session, the messages)
-    overlaps the seal's round trip to the database."""
+    """Defers a request's audit seals until its answer has been sent: the person does not wait
+    for the database's round trip, and the outcome is written before the thread takes another
+    request (`_seal_after_answer`, on Django's request_finished, which the WSGI server sends
+    when it closes the answer after its last byte). First in MIDDLEWARE but for
+    SecurityMiddleware, so that everything the request does is inside it."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        setattr(request, _SEALS_ATTR, [])
+        seals: list[tuple[AuditEntry, dict[str, Any]]] = []
+        setattr(request, _SEALS_ATTR, seals)
         try:
-            return self.get_response(request)
-        finally:
-            settle(request)
+            response = self.get_response(request)
+        except BaseException:
+            _write_all(seals)
+            raise
+        if _leads_elsewhere(response):
+            _write_all(seals)
+        elif seals:
+            _hand_over(seals)
+        return response
+
+
+def _seal_after_answer(**kwargs: Any) -> None:
+    """The answer this thread was sending is closed: write the seals it deferred. Also on
+    request_started, in case a server closed no answer (then the seals are written late, not
+    lost)."""
+    if getattr(_after_answer, "seals", None):
+        _write_all(_after_answer.seals)
+        _after_answer.seals = None
+
+
+request_finished.connect(_seal_after_answer, dispatch_uid="audit-seal-after-answer")
+request_started.connect(_seal_after_answer, dispatch_uid="audit-seal-before-next-request")
 
 
 def record(

@@ -45,6 +45,7 @@ class AuditFilterForm(forms.Form):
 @require_GET
 def audit_list(request: HttpRequest) -> HttpResponse:
     """Every change attempted through Org Desk, newest first, 50 a page, filterable."""
+    audit.wait_for_seals()  # a change this instance just answered: its outcome, not "unknown"
     form = AuditFilterForm(request.GET)
     entries = AuditEntry.objects.select_related("restores").prefetch_related("restorations")
     if form.is_valid():
@@ -63,6 +64,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def audit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One entry in full; for a restorable removal, the restore form (operators)."""
+    audit.wait_for_seals()
     entry = get_object_or_404(AuditEntry.objects.select_related("restores"), pk=pk)
     restorations = list(entry.restorations.all())
     restored = next((r for r in restorations if r.outcome == Outcome.SUCCESS), None)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
@@ -147,11 +148,20 @@ def test_a_restore_fired_at_both_instances_runs_once(deployment: Deployment) -> 
     assert confirm.status_code == 200 and "Remove" in confirm.text
     removed = olivia.post(d.b, f"/orgs/{d.org}/connections/{connection}/remove/", htmx=True)
     assert removed.status_code == 200 and "Removed the connection" in removed.text
-    (removal,) = stack.sql(
-        "SELECT id FROM adminsite_auditentry WHERE action = 'remove_connection' "
-        "AND connection_id = %s AND outcome = 'success'",
-        connection,
-    )
+    # Sealed by B's thread once the answer was sent: read as another connection would.
+    deadline = time.monotonic() + 5
+    while (
+        not (
+            sealed := stack.sql(
+                "SELECT id FROM adminsite_auditentry WHERE action = 'remove_connection' "
+                "AND connection_id = %s AND outcome = 'success'",
+                connection,
+            )
+        )
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.01)
+    (removal,) = sealed
     pk = removal[0]
 
     operators = [Person(f"restorer{n:02d}@example.com") for n in range(2 * THREADS_PER_INSTANCE)]
