@@ -238,8 +238,8 @@ class AuditSealMiddleware:
     """Defers a request's audit seals until its answer has been sent: the person does not wait
     for the database's round trip, and the outcome is written before the thread takes another
     request (`_seal_after_answer`, on Django's request_finished, which the WSGI server sends
-    when it closes the answer after its last byte). First in MIDDLEWARE but for
-    SecurityMiddleware, so that everything the request does is inside it."""
+    when it closes the answer after its last byte). Second in MIDDLEWARE, after the request
+    log, so that everything the request does is inside it."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
