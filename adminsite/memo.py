@@ -9,7 +9,10 @@ kept. Outside a request (a job, a shell) every call goes to the cache.
 
 Only for indexes that a request may see as they were when it started: anything used to take
 turns with other processes (a claim, a single-use token, the rate budget) reads the cache
-itself.
+itself. The one exception is `offer`/`take_offered`: values read with the request's first cache
+read (the session's, adminsite.sso) for one later use, such as the Management API token and
+whether any rate budget is shared, which the request's first upstream call takes instead of a
+round trip of its own (adminsite.auth0.client).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from django.http import HttpRequest, HttpResponse
 
 _ABSENT = object()
 _kept: ContextVar[dict[str, Any] | None] = ContextVar("request_cache_memo", default=None)
+_offered: ContextVar[dict[str, dict[str, Any]] | None] = ContextVar("request_offered", default=None)
 
 
 def get_many(keys: Iterable[str]) -> dict[str, Any]:
@@ -80,6 +84,20 @@ def delete(key: str) -> None:
         kept[key] = _ABSENT
 
 
+def offer(name: str, values: Mapping[str, Any]) -> None:
+    """Values this request read from the cache with another read, kept under `name` for one
+    `take_offered` (outside a request: dropped)."""
+    if (offered := _offered.get()) is not None:
+        offered[name] = dict(values)
+
+
+def take_offered(name: str) -> dict[str, Any] | None:
+    """What was offered under `name` in this request, once; None when nothing was (or it was
+    taken already)."""
+    offered = _offered.get()
+    return offered.pop(name, None) if offered is not None else None
+
+
 class RequestMemoMiddleware:
     """Each request starts with nothing kept, and what it kept goes with it."""
 
@@ -87,8 +105,9 @@ class RequestMemoMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        token = _kept.set({})
+        token, offered = _kept.set({}), _offered.set({})
         try:
             return self.get_response(request)
         finally:
             _kept.reset(token)
+            _offered.reset(offered)

@@ -44,6 +44,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 
 from adminsite import flash, sso_config, usercache
+from adminsite.auth0 import client as auth0_client
 from adminsite.permissions import OPERATOR_FLAG, OPERATORS_GROUP, in_operators_group
 from adminsite.sessions import SessionStore as CombinedSession
 
@@ -227,10 +228,13 @@ def _read_session_and_user(request: HttpRequest, request_sso: SSORequest) -> use
     user_key = usercache.name_key(username)
     keys = [user_key, usercache.GENERATION] + ([session_key] if session_key else [])
     try:
-        found = cache.get_many(keys)
+        # With them, what the request's first Management API call needs (its token, and
+        # whether any rate budget is shared): adminsite.auth0.client.early_keys.
+        found = cache.get_many([*keys, *auth0_client.early_keys()])
     except Exception:  # the cache is down: each is read (and fails) on its own, as before
         logger.exception("SSO: could not read the session and the user from the cache")
         return None
+    auth0_client.offer_early(found)
     if session_key is not None:
         cast(CombinedSession, session).offer(found.get(session_key))
     return usercache.Offer(username, found.get(user_key), found.get(usercache.GENERATION) or "")

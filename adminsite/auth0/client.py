@@ -12,7 +12,9 @@ fast with RateLimited, without reaching Auth0.
 Cost per call: with Redis, one round trip (a script reads the token and reserves one request of
 the endpoint's budget); a budget is written back only once it runs low (at most LOW_SHARE of
 the limit or LOW_LEFT requests left) or while one is shared, so a call with plenty left writes
-nothing. Other caches: plain cache calls.
+nothing. A request's first call costs none while no budget is shared: the token, and the marker
+of shared budgets, come with the session's read (`early_keys`, adminsite.sso). Other caches:
+plain cache calls.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ImproperlyConfigured
 from requests.adapters import BaseAdapter
 
-from adminsite import metrics
+from adminsite import memo, metrics
 
 from .errors import (
     Forbidden,
@@ -245,6 +247,27 @@ def _rate_prefix() -> str:
     return f"auth0:rate:{digest}:"
 
 
+def _shared_key() -> str:
+    """Cache key of the latest reset (epoch) of any budget shared for this tenant: while it
+    is there, a call reserves its request of its endpoint's budget (`_token_and_budget`)."""
+    return _rate_prefix() + "shared-until"
+
+
+EARLY = "auth0-first-call"  # adminsite.memo's name for what the first call takes
+
+
+def early_keys() -> list[str]:
+    """Cache keys adminsite.sso reads with the session at the start of a request: the token
+    and whether any budget is shared. Handed back through `offer_early`, they spare the
+    request's first upstream call its own round trip when no budget is shared."""
+    return [_token_key(), _shared_key()]
+
+
+def offer_early(found: dict[str, Any]) -> None:
+    """What the session's read found of `early_keys()` (absent keys: not in `found`)."""
+    memo.offer(EARLY, {k: found[k] for k in early_keys() if k in found})
+
+
 def _bucket_keys(method: str, path: str) -> tuple[str, str]:
     """Cache keys (reset time, remaining count) of the endpoint's budget, e.g. the bucket of
     `GET /api/v2/organizations/*/members`: Auth0 limits endpoints separately."""
@@ -274,11 +297,14 @@ def _note_budget(response: requests.Response, method: str, path: str, shared: bo
     if not shared and not _low(response, remaining):
         return False
     reset_key, remaining_key = _bucket_keys(method, path)
+    values: dict[str, Any] = {reset_key: reset, remaining_key: max(0, int(remaining))}
+    # While any budget is shared, every call reads its own (a request's first call skips that
+    # read only when none is: `_token_and_budget`). The marker keeps the latest reset.
+    marker = cache.get(_shared_key())
+    if not isinstance(marker, int | float) or marker < reset:
+        values[_shared_key()] = reset
     # The entries expire when the budget resets: after that nothing is known, so calls go ahead.
-    cache.set_many(
-        {reset_key: reset, remaining_key: max(0, int(remaining))},
-        timeout=max(1, math.ceil(reset - now)),
-    )
+    cache.set_many(values, timeout=max(1, math.ceil(reset - now)))
     return True
 
 
@@ -314,7 +340,16 @@ return {token, left, reset}
 
 def _token_and_budget(method: str, path: str) -> tuple[str | None, bool]:
     """The cached token (None: none cached) and one request of the endpoint's budget reserved
-    as `_take_budget` does (True: a budget is shared): one round trip with Redis."""
+    as `_take_budget` does (True: a budget is shared): one round trip with Redis, or none for a
+    request's first call when the session's read found the token and no budget shared
+    (`early_keys`). A budget shared by another process after the request started is then
+    missed for that one call: Auth0's 429 still stops it, and the next request sees it."""
+    early = memo.take_offered(EARLY)
+    if early is not None and _shared_key() not in early:
+        # The first call of a request, no budget shared when it started: nothing to reserve.
+        token = early.get(_token_key())
+        if isinstance(token, str):
+            return token, False
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
         token = cache.get(_token_key())

@@ -28,6 +28,7 @@ from django.db import connection
 from django.urls import reverse
 
 from adminsite import auth0, usercache
+from adminsite.auth0 import client as client_module
 from adminsite.permissions import OPERATORS_GROUP
 from tests.adminsite.helpers import ALICE, _user, via_proxy
 from tests.helpers import HTMX
@@ -346,6 +347,104 @@ def test_the_session_and_the_user_are_read_in_one_redis_round_trip(
     assert sum(session_key.encode() in c for c in redis_cache) == 1  # not read a second time
     assert not any(b"orgdesk:user:" in c for c in redis_cache)  # nor the user by id
     assert not any(b"GET" in c and b"orgdesk:user-named" in c for c in redis_cache[1:])
+
+
+def _script_runs(sent: list[bytes]) -> int:
+    return sum(b"EVALSHA" in c or b"EVAL\r" in c for c in sent)
+
+
+def test_a_requests_first_call_takes_the_token_read_with_the_session(
+    client, sso, cached_sessions, redis_cache: list[bytes], tenant, acme
+) -> None:
+    """No budget shared: the session's MGET also brings the token, and the page's one upstream
+    call needs no round trip of its own (no token-and-budget script)."""
+    for _ in range(2):
+        _part(client, acme, OPERATOR)
+    tenant.clear_log()
+    redis_cache.clear()
+    body = _part(client, acme, OPERATOR)
+    assert "okta-workforce" in body  # the connections part, from Auth0's answer
+    first = redis_cache[0]
+    assert b"MGET" in first and client_module._token_key().encode() in first
+    assert client_module._shared_key().encode() in first
+    assert _script_runs(redis_cache) == 0, redis_cache
+    [call] = [r for r in tenant.requests_log if r["raw_path"].startswith("/api/v2/")]
+    assert not any(r["raw_path"] == "/oauth/token" for r in tenant.requests_log)
+    # A second call in the same request reads the cache itself (only the first takes it).
+    from adminsite import memo
+
+    token = memo._offered.set({})
+    try:
+        client_module.offer_early({client_module._token_key(): "t"})
+        assert client_module._token_and_budget("GET", "/api/v2/roles") == ("t", False)
+        redis_cache.clear()
+        assert client_module._token_and_budget("GET", "/api/v2/roles")[0] not in (None, "t")
+        assert _script_runs(redis_cache) == 1
+    finally:
+        memo._offered.reset(token)
+
+
+def test_while_a_budget_is_shared_the_first_call_reserves_its_request(
+    client, sso, cached_sessions, redis_cache: list[bytes], tenant, acme
+) -> None:
+    from django.core.cache import cache
+
+    for _ in range(2):
+        _part(client, acme, OPERATOR)
+    reset_key, remaining_key = client_module._bucket_keys(
+        "GET", f"/api/v2/organizations/{acme}/enabled_connections"
+    )
+    until = time.time() + 60
+    cache.set_many(
+        {reset_key: until, remaining_key: 10, client_module._shared_key(): until}, timeout=60
+    )
+    redis_cache.clear()
+    assert "okta-workforce" in _part(client, acme, OPERATOR)
+    [script] = [c for c in redis_cache if b"EVALSHA" in c or b"EVAL\r" in c]
+    assert remaining_key.encode() in script  # its request of the shared budget reserved ...
+    assert cache.get(remaining_key) == 50  # ... then the count Auth0 reported written back
+
+
+def test_a_token_read_with_the_session_and_refused_is_replaced_once(
+    client, sso, cached_sessions, redis_cache: list[bytes], tenant, acme
+) -> None:
+    for _ in range(2):
+        _part(client, acme, OPERATOR)
+    tenant.expire_tokens()
+    tenant.clear_log()
+    assert "okta-workforce" in _part(client, acme, OPERATOR)  # 401, a new token, the retry
+    paths = [r["raw_path"] for r in tenant.requests_log]
+    assert paths.count("/oauth/token") == 1 and len(paths) == 3, paths
+    tenant.clear_log()
+    assert "okta-workforce" in _part(client, acme, OPERATOR)  # the new one, read with the session
+    assert [r["raw_path"] for r in tenant.requests_log if r["raw_path"] == "/oauth/token"] == []
+
+
+def test_the_shared_marker_keeps_the_latest_reset(redis_cache: list[bytes]) -> None:
+    import requests
+    from django.core.cache import cache
+
+    def answer(remaining: int, reset: float) -> requests.Response:
+        r = requests.Response()
+        r.status_code = 200
+        r.headers.update(
+            {
+                "x-ratelimit-limit": "100",
+                "x-ratelimit-remaining": str(remaining),
+                "x-ratelimit-reset": str(int(reset)),
+            }
+        )
+        return r
+
+    now = time.time()
+    assert not client_module._note_budget(answer(90, now + 30), "GET", "/api/v2/roles", False)
+    assert cache.get(client_module._shared_key()) is None  # plenty left: nothing shared
+    assert client_module._note_budget(answer(3, now + 30), "GET", "/api/v2/roles", False)
+    assert cache.get(client_module._shared_key()) == int(now + 30)
+    assert client_module._note_budget(answer(2, now + 10), "GET", "/api/v2/users", False)
+    assert cache.get(client_module._shared_key()) == int(now + 30)  # the later reset kept
+    assert client_module._note_budget(answer(1, now + 50), "GET", "/api/v2/users", True)
+    assert cache.get(client_module._shared_key()) == int(now + 50)
 
 
 def test_a_renamed_account_is_not_kept_under_its_old_name(
