@@ -9,10 +9,10 @@ kept. Outside a request (a job, a shell) every call goes to the cache.
 
 Only for indexes that a request may see as they were when it started: anything used to take
 turns with other processes (a claim, a single-use token, the rate budget) reads the cache
-itself. The one exception is `offer`/`take_offered`: values read with the request's first cache
-read (the session's, adminsite.sso) for one later use, such as the Management API token and
-whether any rate budget is shared, which the request's first upstream call takes instead of a
-round trip of its own (adminsite.auth0.client).
+itself. The one exception is `offer`/`offered`: values read with the request's first cache read
+(the session's, adminsite.sso) for later use in the request, such as the Management API token
+and whether any rate budget is shared, which the request's upstream calls take instead of a
+round trip each (adminsite.auth0.client), until `withdraw`.
 """
 
 from __future__ import annotations
@@ -85,17 +85,22 @@ def delete(key: str) -> None:
 
 
 def offer(name: str, values: Mapping[str, Any]) -> None:
-    """Values this request read from the cache with another read, kept under `name` for one
-    `take_offered` (outside a request: dropped)."""
+    """Values this request read from the cache with another read, kept under `name` for the
+    rest of the request (outside a request: dropped)."""
     if (offered := _offered.get()) is not None:
         offered[name] = dict(values)
 
 
-def take_offered(name: str) -> dict[str, Any] | None:
-    """What was offered under `name` in this request, once; None when nothing was (or it was
-    taken already)."""
-    offered = _offered.get()
-    return offered.pop(name, None) if offered is not None else None
+def offered(name: str) -> dict[str, Any] | None:
+    """What was offered under `name` in this request; None when nothing was (or withdrawn)."""
+    kept = _offered.get()
+    return kept.get(name) if kept is not None else None
+
+
+def withdraw(name: str) -> None:
+    """What was offered under `name` is no longer to be used in this request."""
+    if (kept := _offered.get()) is not None:
+        kept.pop(name, None)
 
 
 class RequestMemoMiddleware:

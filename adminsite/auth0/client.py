@@ -12,8 +12,8 @@ fast with RateLimited, without reaching Auth0.
 Cost per call: with Redis, one round trip (a script reads the token and reserves one request of
 the endpoint's budget); a budget is written back only once it runs low (at most LOW_SHARE of
 the limit or LOW_LEFT requests left) or while one is shared, so a call with plenty left writes
-nothing. A request's first call costs none while no budget is shared: the token, and the marker
-of shared budgets, come with the session's read (`early_keys`, adminsite.sso). Other caches:
+nothing. A request's calls cost none while no budget is shared: the token, and the marker of
+shared budgets, come with the session's read (`early_keys`, adminsite.sso). Other caches:
 plain cache calls.
 """
 
@@ -253,13 +253,13 @@ def _shared_key() -> str:
     return _rate_prefix() + "shared-until"
 
 
-EARLY = "auth0-first-call"  # adminsite.memo's name for what the first call takes
+EARLY = "auth0-early"  # adminsite.memo's name for what the session's read found for the calls
 
 
 def early_keys() -> list[str]:
     """Cache keys adminsite.sso reads with the session at the start of a request: the token
     and whether any budget is shared. Handed back through `offer_early`, they spare the
-    request's first upstream call its own round trip when no budget is shared."""
+    request's upstream calls a round trip each while no budget is shared."""
     return [_token_key(), _shared_key()]
 
 
@@ -298,7 +298,7 @@ def _note_budget(response: requests.Response, method: str, path: str, shared: bo
         return False
     reset_key, remaining_key = _bucket_keys(method, path)
     values: dict[str, Any] = {reset_key: reset, remaining_key: max(0, int(remaining))}
-    # While any budget is shared, every call reads its own (a request's first call skips that
+    # While any budget is shared, every call reads its own (a request's calls skip that
     # read only when none is: `_token_and_budget`). The marker keeps the latest reset.
     marker = cache.get(_shared_key())
     if not isinstance(marker, int | float) or marker < reset:
@@ -340,13 +340,14 @@ return {token, left, reset}
 
 def _token_and_budget(method: str, path: str) -> tuple[str | None, bool]:
     """The cached token (None: none cached) and one request of the endpoint's budget reserved
-    as `_take_budget` does (True: a budget is shared): one round trip with Redis, or none for a
-    request's first call when the session's read found the token and no budget shared
-    (`early_keys`). A budget shared by another process after the request started is then
-    missed for that one call: Auth0's 429 still stops it, and the next request sees it."""
-    early = memo.take_offered(EARLY)
+    as `_take_budget` does (True: a budget is shared): one round trip with Redis, or none in a
+    request whose session's read found the token and no budget shared (`early_keys`). A budget
+    shared by another process after the request started is then missed for the rest of that
+    request (a page or an action: one to three calls): Auth0's 429 still stops them, and the
+    next request sees it."""
+    early = memo.offered(EARLY)
     if early is not None and _shared_key() not in early:
-        # The first call of a request, no budget shared when it started: nothing to reserve.
+        # No budget was shared when the request started: nothing to reserve.
         token = early.get(_token_key())
         if isinstance(token, str):
             return token, False
@@ -623,7 +624,9 @@ def call(
         budget_shared=shared,
     )
     if response.status_code == 401:
-        # Revoked, expired early or signed with a rotated key: one fresh token, one retry.
+        # Revoked, expired early or signed with a rotated key: one fresh token, one retry
+        # (and the request's later calls read the new one from the cache).
+        memo.withdraw(EARLY)
         token = _access_token(reject=token)
         response = _send(
             method, full_path, kind="api", token=token, params=params, json_body=json_body

@@ -353,11 +353,11 @@ def _script_runs(sent: list[bytes]) -> int:
     return sum(b"EVALSHA" in c or b"EVAL\r" in c for c in sent)
 
 
-def test_a_requests_first_call_takes_the_token_read_with_the_session(
+def test_a_requests_calls_take_the_token_read_with_the_session(
     client, sso, cached_sessions, redis_cache: list[bytes], tenant, acme
 ) -> None:
-    """No budget shared: the session's MGET also brings the token, and the page's one upstream
-    call needs no round trip of its own (no token-and-budget script)."""
+    """No budget shared: the session's MGET also brings the token, and the page's upstream call
+    needs no round trip of its own (no token-and-budget script)."""
     for _ in range(2):
         _part(client, acme, OPERATOR)
     tenant.clear_log()
@@ -370,13 +370,15 @@ def test_a_requests_first_call_takes_the_token_read_with_the_session(
     assert _script_runs(redis_cache) == 0, redis_cache
     [call] = [r for r in tenant.requests_log if r["raw_path"].startswith("/api/v2/")]
     assert not any(r["raw_path"] == "/oauth/token" for r in tenant.requests_log)
-    # A second call in the same request reads the cache itself (only the first takes it).
+    # Every call of the request takes it, until a 401 withdraws it: then the cache is read.
     from adminsite import memo
 
     token = memo._offered.set({})
     try:
         client_module.offer_early({client_module._token_key(): "t"})
-        assert client_module._token_and_budget("GET", "/api/v2/roles") == ("t", False)
+        for _ in range(2):
+            assert client_module._token_and_budget("GET", "/api/v2/roles") == ("t", False)
+        memo.withdraw(client_module.EARLY)
         redis_cache.clear()
         assert client_module._token_and_budget("GET", "/api/v2/roles")[0] not in (None, "t")
         assert _script_runs(redis_cache) == 1
@@ -384,7 +386,7 @@ def test_a_requests_first_call_takes_the_token_read_with_the_session(
         memo._offered.reset(token)
 
 
-def test_while_a_budget_is_shared_the_first_call_reserves_its_request(
+def test_while_a_budget_is_shared_each_call_reserves_its_request(
     client, sso, cached_sessions, redis_cache: list[bytes], tenant, acme
 ) -> None:
     from django.core.cache import cache
@@ -418,6 +420,25 @@ def test_a_token_read_with_the_session_and_refused_is_replaced_once(
     tenant.clear_log()
     assert "okta-workforce" in _part(client, acme, OPERATOR)  # the new one, read with the session
     assert [r["raw_path"] for r in tenant.requests_log if r["raw_path"] == "/oauth/token"] == []
+
+
+def test_after_a_401_the_requests_later_calls_take_the_new_token(tenant) -> None:
+    """The token read with the session was refused: the call takes the cache's and retries,
+    and the request's next calls use that one (not the refused one: no second 401)."""
+    from adminsite import memo
+
+    auth0.list_roles(per_page=5)  # a token in the cache
+    token = memo._offered.set({})
+    try:
+        client_module.offer_early({client_module._token_key(): "refused-token"})
+        tenant.clear_log()
+        auth0.list_roles(per_page=5)
+        auth0.list_roles(per_page=5)
+    finally:
+        memo._offered.reset(token)
+    sent = [(r["raw_path"], str(r["status"])[:3]) for r in tenant.requests_log]
+    # The cache held a good token: the retry took it, no fetch needed, and no second 401.
+    assert sent == [("/api/v2/roles", "401")] + [("/api/v2/roles", "200")] * 2, sent
 
 
 def test_the_shared_marker_keeps_the_latest_reset(redis_cache: list[bytes]) -> None:
