@@ -332,7 +332,8 @@ def _save(request: HttpRequest, org_id: str, connection_id: str) -> HttpResponse
     if not form.is_valid():
         return flash.refuse_form(request, form, "Nothing was changed")
     try:
-        before = views.enabled_here(request, org_id, connection_id)  # the edit step's read
+        # The edit step's read, with the connection index the answer's row shows (one read).
+        before = views.enabled_here(request, org_id, connection_id, auth0.connection_index_key())
     except auth0.Auth0Error as exc:
         return views.failure_answer(request, connection_id, exc)
     name = labelled(str(before.get("name") or ""), connection_id)
@@ -346,7 +347,7 @@ def _save(request: HttpRequest, org_id: str, connection_id: str) -> HttpResponse
         enabled = _update_call(request, org_id, connection_id, before, changes)
     except auth0.Auth0Error as exc:
         return views.failure_answer(request, connection_id, exc, changing=True)
-    audit.stash_connection(request, org_id, enabled)  # what Auth0 has now
+    audit.stash_connection(request, org_id, enabled, later=True)  # what Auth0 has now
     said = ", ".join(
         f"{SETTING_NAMES[k]} {'on' if getattr(enabled, k) else 'off'}" for k in changes
     )

@@ -160,12 +160,15 @@ def _refuse_unrelated(request: HttpRequest, org_id: str, connection_id: str) -> 
     return HttpResponse()
 
 
-def enabled_here(request: HttpRequest, org_id: str, connection_id: str) -> dict[str, Any]:
+def enabled_here(
+    request: HttpRequest, org_id: str, connection_id: str, *also: str
+) -> dict[str, Any]:
     """The connection as enabled for this organization, the proof that the organization has it.
 
     From the confirm step's read when this person made it moments ago (no call), otherwise
-    read now (one call); auth0.NotFound when the organization does not have it."""
-    stashed = audit.stashed_connection(request, org_id, connection_id)
+    read now (one call); auth0.NotFound when the organization does not have it. `also`: cache
+    keys the request will need, read in the same round trip (adminsite.memo)."""
+    stashed = audit.stashed_connection(request, org_id, connection_id, *also)
     if stashed is not None:
         return stashed
     enabled = auth0.get_enabled_connection(org_id=org_id, connection_id=connection_id)

@@ -375,6 +375,9 @@ def invite(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     form = InviteForm(request.POST)
     if not form.is_valid():
         return flash.refuse_form(request, form, NOT_CHANGED)
+    # What the checks, the entry and the refreshed list name, with the organization's name:
+    # one cache read (adminsite.memo keeps them for the request).
+    audit.read_ahead(org_id, _client_key(), *names.keys(), auth0.connection_index_key())
     client_id, refusal = client_for_post(form.cleaned_data["client_id"])
     if refusal:
         return flash.refuse(request, f"{NOT_CHANGED}: {refusal}")

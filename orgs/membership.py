@@ -160,12 +160,14 @@ def _stash_review(
 def _stashed_review(
     request: HttpRequest, org_id: str, token: str
 ) -> tuple[dict[str, Person], list[dict[str, str]]] | None:
-    """The review the confirm step showed (and forget it: a review is confirmed once)."""
+    """The review the confirm step showed (and forget it: a review is confirmed once).
+
+    Read and deleted at once (adminsite.memo.take: one MULTI/EXEC on Redis), with what the
+    change names (the organization's name for its entry, the names index, the members seen):
+    confirmed twice at once (a double click, two instances), only one request gets it."""
     key = _review_key(request, org_id, token)
-    value = cache.get(key)
-    # Confirmed twice at once (a double click, two instances) both may read it: only the one
-    # whose delete removed it (one DEL in Redis) adds anybody, so a review is confirmed once.
-    if not cache.delete(key) or not isinstance(value, dict):
+    value = audit.take_stash(org_id, key, *names.keys(), names.seen_key(org_id))
+    if not isinstance(value, dict):
         return None
     try:
         people = {u: Person(u, str(n), str(e)) for u, (n, e) in value["people"].items()}

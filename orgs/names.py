@@ -87,7 +87,7 @@ def note_members(org_id: str, listed: Iterable[str] = (), gone: Iterable[str] = 
     key = seen_key(org_id)
     merged = _with_seen(_seen_ids(memo.get(key)), listed, gone)
     if merged is not None:
-        memo.set(key, merged, timeout=TTL)
+        memo.set_after_answer({key: merged}, timeout=TTL)  # the answer does not use it
 
 
 def _short(text: str) -> str:
@@ -181,7 +181,7 @@ def remember(
         if ids is not None:
             changed[listed_key] = ids
     if changed:
-        memo.set_many(changed, timeout=TTL)
+        memo.set_after_answer(changed, timeout=TTL)  # the answer does not use it
 
 
 def roles_to_pick(query: str, picked: Iterable[str]) -> list[auth0.Role]:

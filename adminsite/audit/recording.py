@@ -377,17 +377,29 @@ def _stash_key(request: HttpRequest, org_id: str, connection_id: str) -> str:
     return f"audit:before:{request.user.pk}:{org_id}:{connection_id}"
 
 
-def stash_connection(request: HttpRequest, org_id: str, enabled: auth0.EnabledConnection) -> None:
-    """Keep what the confirm step just fetched, to be the before-state of the removal."""
+def stash_connection(
+    request: HttpRequest, org_id: str, enabled: auth0.EnabledConnection, *, later: bool = False
+) -> None:
+    """Keep what the confirm step just fetched, to be the before-state of the removal; `later`:
+    written once the answer is sent (after a change, for a next step that a person takes)."""
     key = _stash_key(request, org_id, enabled.connection_id)
-    memo.set(key, connection_settings(enabled), timeout=STASH_TTL)
+    if later:
+        memo.set_after_answer({key: connection_settings(enabled)}, timeout=STASH_TTL)
+    else:
+        memo.set(key, connection_settings(enabled), timeout=STASH_TTL)
 
 
-def _with_org_name(org_id: str, key: str) -> Any:
-    """The cached value at `key`, read with the organization's display name in one round trip:
-    the change's entry then takes the name without a read of its own (`cached_org_name`, the
-    request's adminsite.memo)."""
-    return memo.get_many([key, _org_name_key(org_id)]).get(key)
+def _with_org_name(org_id: str, key: str, *also: str) -> Any:
+    """The cached value at `key`, read with the organization's display name (and `also`) in one
+    round trip: the change's entry then takes the name without a read of its own
+    (`cached_org_name`, the request's adminsite.memo)."""
+    return memo.get_many([key, _org_name_key(org_id), *also]).get(key)
+
+
+def read_ahead(org_id: str, *keys: str) -> None:
+    """Read the organization's display name (its entry's label) and `keys` in one round trip,
+    kept for the request (adminsite.memo): for a change whose view needs several indexes."""
+    memo.get_many([_org_name_key(org_id), *keys])
 
 
 def take_stash(org_id: str, key: str, *also: str) -> Any:
@@ -398,9 +410,11 @@ def take_stash(org_id: str, key: str, *also: str) -> Any:
 
 
 def stashed_connection(
-    request: HttpRequest, org_id: str, connection_id: str
+    request: HttpRequest, org_id: str, connection_id: str, *also: str
 ) -> dict[str, Any] | None:
-    value = _with_org_name(org_id, _stash_key(request, org_id, connection_id))
+    """The confirm step's stash (kept for a next step), read with the organization's name and
+    `also` (kept for the request by adminsite.memo) in one round trip."""
+    value = _with_org_name(org_id, _stash_key(request, org_id, connection_id), *also)
     return value if isinstance(value, dict) else None
 
 

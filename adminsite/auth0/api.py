@@ -331,12 +331,14 @@ def remove_enabled_connection(*, org_id: str, connection_id: str) -> None:
 # --- Connections (tenant-wide) -----------------------------------------------------------------
 
 
-def _index_key() -> str:
+def connection_index_key() -> str:
+    """The cache key of the tenant's connection index (`domain_connection_index`), for a view
+    that reads it with other keys in one round trip (adminsite.memo)."""
     return f"auth0:connections:{settings.AUTH0_BASE_URL}"
 
 
 def _index_from_cache() -> tuple[dict[str, Connection], float] | None:
-    cached = memo.get(_index_key())
+    cached = memo.get(connection_index_key())
     try:
         rows, expires = cached["rows"], float(cached["expires"])
         return {row[0]: Connection(*row) for row in rows}, expires
@@ -347,7 +349,7 @@ def _index_from_cache() -> tuple[dict[str, Connection], float] | None:
 def _index_to_cache(index: dict[str, Connection], expires: float) -> None:
     rows = [(c.id, c.name, c.strategy, c.is_domain_connection) for c in index.values()]
     timeout = max(1, math.ceil(expires - time.time()))
-    memo.set(_index_key(), {"rows": rows, "expires": expires}, timeout=timeout)
+    memo.set(connection_index_key(), {"rows": rows, "expires": expires}, timeout=timeout)
 
 
 def domain_connection_index() -> dict[str, Connection]:

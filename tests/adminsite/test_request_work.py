@@ -547,3 +547,67 @@ def test_within_a_request_an_index_is_read_once(redis_cache: list[bytes], rf) ->
     # Outside a request nothing is kept: each read goes to the cache.
     cache.set("index", {"a": 2})
     assert memo.get("index") == {"a": 2}
+
+
+def test_bookkeeping_is_written_once_the_answer_is_sent(rf, caplog) -> None:
+    import logging
+
+    from django.core.cache import cache
+    from django.http import HttpResponse
+
+    from adminsite import memo
+
+    seen: list[object] = []
+
+    def view(request) -> HttpResponse:
+        memo.set_after_answer({"seen": ["u1"]}, timeout=60)
+        seen.extend([memo.get("seen"), cache.get("seen")])  # the request sees it, not yet cached
+        return HttpResponse("done")
+
+    response = memo.RequestMemoMiddleware(view)(rf.get("/"))
+    assert seen == [["u1"], None]
+    assert cache.get("seen") is None  # the answer is on its way
+    response.close()  # the server sent its last byte
+    assert cache.get("seen") == ["u1"]
+    # Outside a request: written at once.
+    memo.set_after_answer({"later": 1}, timeout=60)
+    assert cache.get("later") == 1
+
+    # A write that fails after the answer is logged: the person has their answer already.
+    def failing(request) -> HttpResponse:
+        memo.set_after_answer({"seen": ["u2"]}, timeout=60)
+        return HttpResponse()
+
+    response = memo.RequestMemoMiddleware(failing)(rf.get("/"))
+    with (
+        mock.patch("adminsite.memo.cache.set_many", side_effect=ConnectionError("gone")),
+        caplog.at_level(logging.ERROR, logger="adminsite.memo"),
+    ):
+        response.close()
+    assert cache.get("seen") == ["u1"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "Could not write 1 cache entries after the answer"
+    ]
+
+
+def test_an_invitation_reads_what_it_names_in_one_round_trip(
+    operator_client, redis_cache: list[bytes], tenant, acme
+) -> None:
+    """The applications, the names of roles and people, the connection index and the
+    organization's name: one MGET before the change, none read again."""
+    from tests.orgs.test_invitations import _apps, _invite_data, _open_form
+
+    _open_form(operator_client, acme)  # lists the applications, as a person does first
+    operator_client.get(reverse("orgs:detail", args=[acme]))  # remembers the display name
+    dashboard = _apps()["Acme Dashboard"].client_id
+    conn = auth0.list_enabled_connections(org_id=acme)[0]
+    auth0.domain_connection_index()
+    redis_cache.clear()
+    data = _invite_data(dashboard, connection_id=conn.connection_id)
+    r = operator_client.post(reverse("orgs:invite", args=[acme]), data, headers=HTMX)
+    assert "Invited new.person@example.org" in r.content.decode()
+    wanted = [b"orgs:invite-clients", b"orgs:role-names", b"orgs:people", b"auth0:connections"]
+    wanted.append(f"audit:org-name:{acme}".encode())
+    [together] = [c for c in redis_cache if all(k in c for k in wanted)]
+    assert b"MGET" in together
+    assert [c for c in redis_cache if any(k in c for k in wanted)] == [together]

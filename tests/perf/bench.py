@@ -433,7 +433,7 @@ def fresh_connection_index() -> None:
     from adminsite import auth0
     from adminsite.auth0 import api
 
-    cache.delete(api._index_key())
+    cache.delete(api.connection_index_key())
     auth0.domain_connection_index()
 
 
