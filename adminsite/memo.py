@@ -16,28 +16,26 @@ round trip each (adminsite.auth0.client), until `withdraw`.
 
 `set_after_answer` is for bookkeeping the answer does not depend on (an index of what was seen,
 the state a later step starts from): the request sees the value at once, and the cache gets it
-once the answer has been sent (Django's request_finished, as the audit seals), before the thread
+once the answer has been sent (adminsite.afteranswer, as the audit seals), before the thread
 takes another request.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
+from functools import partial
 from typing import Any
 
 from django.core.cache import cache
-from django.core.signals import request_finished, request_started
 from django.http import HttpRequest, HttpResponse
+
+from adminsite import afteranswer
 
 _ABSENT = object()
 _kept: ContextVar[dict[str, Any] | None] = ContextVar("request_cache_memo", default=None)
 _offered: ContextVar[dict[str, dict[str, Any]] | None] = ContextVar("request_offered", default=None)
-Writes = list[tuple[dict[str, Any], float | None]]
-_later: ContextVar[Writes | None] = ContextVar("request_later_writes", default=None)
-_after_answer = threading.local()  # the writes of the answer this thread is sending
 logger = logging.getLogger(__name__)
 
 
@@ -119,52 +117,30 @@ def withdraw(name: str) -> None:
 def set_after_answer(values: Mapping[str, Any], timeout: float | None) -> None:
     """Like `set_many`, but the cache is written once the answer has been sent (outside a
     request: at once). A failed write is logged: the answer is out by then."""
-    later = _later.get()
-    if later is None:
-        cache.set_many(dict(values), timeout=timeout)
-        return
-    later.append((dict(values), timeout))
-    if (kept := _kept.get()) is not None:
+    values = dict(values)
+    if not afteranswer.defer(partial(_write, values, timeout)):
+        cache.set_many(values, timeout=timeout)
+    elif (kept := _kept.get()) is not None:
         kept.update(values)
 
 
-def _write(writes: Writes) -> None:
-    while writes:
-        values, timeout = writes.pop(0)
-        try:
-            cache.set_many(values, timeout=timeout)
-        except Exception:
-            logger.exception("Could not write %d cache entries after the answer", len(values))
-
-
-def _write_after_answer(**kwargs: Any) -> None:
-    """The answer this thread was sending is closed (or, had a server not closed it, the next
-    request starts): write what it left for after."""
-    writes = getattr(_after_answer, "writes", None)
-    if writes:
-        _after_answer.writes = None
-        _write(writes)
-
-
-request_finished.connect(_write_after_answer, dispatch_uid="memo-write-after-answer")
-request_started.connect(_write_after_answer, dispatch_uid="memo-write-before-next-request")
+def _write(values: dict[str, Any], timeout: float | None) -> None:
+    try:
+        cache.set_many(values, timeout=timeout)
+    except Exception:
+        logger.exception("Could not write %d cache entries after the answer", len(values))
 
 
 class RequestMemoMiddleware:
-    """Each request starts with nothing kept, and what it kept goes with it; what it left to
-    write after its answer is handed to `_write_after_answer`."""
+    """Each request starts with nothing kept, and what it kept goes with it."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        writes: Writes = []
-        tokens = _kept.set({}), _offered.set({}), _later.set(writes)
+        kept, offered = _kept.set({}), _offered.set({})
         try:
             return self.get_response(request)
         finally:
-            _kept.reset(tokens[0])
-            _offered.reset(tokens[1])
-            _later.reset(tokens[2])
-            _write(getattr(_after_answer, "writes", None) or [])  # one answer at a time
-            _after_answer.writes = writes
+            _kept.reset(kept)
+            _offered.reset(offered)

@@ -330,9 +330,10 @@ METRICS_TOKEN = env("METRICS_TOKEN", default="")
 ops_config.check_metrics(METRICS_ALLOWED_IPS, METRICS_TOKEN)
 # First: it measures and logs every answer, redirects and refusals by earlier middleware included.
 MIDDLEWARE.insert(0, "adminsite.middleware.RequestLogMiddleware")
-# Second: the audit seals of every change the request makes are written once its answer has been
-# sent (adminsite.audit.recording), or before it leaves when it is a redirect.
-MIDDLEWARE.insert(1, "adminsite.audit.recording.AuditSealMiddleware")
+# Second: what a request leaves for after its answer (its audit seals, cache bookkeeping) is
+# done once the answer has been sent, or before it leaves when it is a redirect
+# (adminsite/afteranswer.py).
+MIDDLEWARE.insert(1, "adminsite.afteranswer.AfterAnswerMiddleware")
 # Shared indexes read once per request (adminsite/memo.py).
 MIDDLEWARE.insert(2, "adminsite.memo.RequestMemoMiddleware")
 if not DEBUG:

@@ -16,7 +16,7 @@ for the view to turn into a flash message.
 Both writes extend the log's hash chain (adminsite.audit.chain); sealing also logs the entry as
 one JSON line to the `orgdesk.audit` logger (AuditQuerySet.seal), for a SIEM.
 
-A request's seals are written once its answer is sent (`AuditSealMiddleware`): the person does
+A request's seals are written once its answer is sent (adminsite.afteranswer): the person does
 not wait for the database, and the thread writes them before it takes another request. The
 pending entry is committed before the call either way, so a process that dies in between leaves
 "outcome unknown", as one that dies mid-call does. An answer that sends the browser elsewhere (a
@@ -35,19 +35,19 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from types import TracebackType
 from typing import Any, Literal
 from uuid import UUID
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.core.signals import request_finished, request_started
 from django.db import connections, router, transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.utils import timezone
 
-from adminsite import auth0, memo
+from adminsite import afteranswer, auth0, memo
 from adminsite.audit.models import Action, AuditEntry, Outcome
 
 logger = logging.getLogger(__name__)
@@ -150,18 +150,12 @@ class Recording:
     def _seal(self, fields: dict[str, Any]) -> None:
         assert self.entry is not None
         fields["finished_at"] = timezone.now()
-        seals = _deferred_seals(self.request)
-        if seals is None:
-            if _write_seal(self.entry, fields):
-                for name, value in fields.items():
-                    setattr(self.entry, name, value)
-            return
         # The entry as written, for the seal to check against the stored row; this request
         # goes on with the outcome set, and the seal is written once its answer is sent.
         written = copy.copy(self.entry)
-        for name, value in fields.items():
-            setattr(self.entry, name, value)
-        seals.append((written, fields))
+        if _seal_later(written, fields) or _write_seal(self.entry, fields):
+            for name, value in fields.items():
+                setattr(self.entry, name, value)
 
 
 def _write_seal(entry: AuditEntry, fields: dict[str, Any]) -> bool:
@@ -177,99 +171,42 @@ def _write_seal(entry: AuditEntry, fields: dict[str, Any]) -> bool:
 
 # --- Sealing after the answer ------------------------------------------------------------------
 
-_SEALS_ATTR = "_audit_seals"
-_after_answer = threading.local()  # the seals of the answer this thread is sending
-_in_flight = 0  # seals of this process handed over to be written after their answer
+_in_flight = 0  # seals of this process left for after their answer, not written yet
 _written = threading.Condition()
 
 
-def _deferred_seals(request: HttpRequest | None) -> list[tuple[AuditEntry, dict[str, Any]]] | None:
-    """Where this request's seals wait for its answer to be sent, when they may: a request that
-    passed through AuditSealMiddleware, outside a transaction (the pending entry is committed,
-    so the seal cannot be lost with a rollback). Else None: seal here and now."""
-    seals: list[tuple[AuditEntry, dict[str, Any]]] | None = getattr(request, _SEALS_ATTR, None)
-    if seals is None or connections[router.db_for_write(AuditEntry)].in_atomic_block:
-        return None
-    return seals
+def _seal_later(entry: AuditEntry, fields: dict[str, Any]) -> bool:
+    """Leave the seal for after the request's answer (adminsite.afteranswer); False when it
+    must be written now: outside a request, or inside a transaction (the pending entry is not
+    committed, and a rollback would take a seal written later with it)."""
+    global _in_flight
+    if connections[router.db_for_write(AuditEntry)].in_atomic_block:
+        return False
+    with _written:
+        _in_flight += 1
+    if afteranswer.defer(partial(_write_counted, entry, fields)):
+        return True
+    with _written:
+        _in_flight -= 1
+    return False
 
 
-def settle(request: HttpRequest) -> None:
-    """Write every seal this request has deferred, now."""
-    _write_all(getattr(request, _SEALS_ATTR, []))
+def _write_counted(entry: AuditEntry, fields: dict[str, Any]) -> None:
+    global _in_flight
+    try:
+        _write_seal(entry, fields)
+    finally:
+        with _written:
+            _in_flight -= 1
+            _written.notify_all()
 
 
 def wait_for_seals(timeout: float = 1.0) -> bool:
-    """Wait (at most `timeout` seconds) until the seals this process deferred after answers
-    already sent are written: the audit pages call it first, so that a person who opens the
-    log right after a change finds its outcome. False if some were still unwritten."""
+    """Wait (at most `timeout` seconds) until the seals this process left for after their
+    answers are written: the audit pages call it first, so that a person who opens the log
+    right after a change finds its outcome. False if some were still unwritten."""
     with _written:
         return _written.wait_for(lambda: _in_flight == 0, timeout=timeout)
-
-
-def _hand_over(seals: list[tuple[AuditEntry, dict[str, Any]]]) -> None:
-    global _in_flight
-    _write_all(getattr(_after_answer, "seals", None) or [])  # one answer at a time
-    with _written:
-        _in_flight += len(seals)
-    _after_answer.seals = seals
-
-
-def _write_all(seals: list[tuple[AuditEntry, dict[str, Any]]]) -> None:
-    global _in_flight
-    handed_over = seals is getattr(_after_answer, "seals", None)
-    while seals:
-        entry, fields = seals.pop(0)
-        _write_seal(entry, fields)
-        if handed_over:
-            with _written:
-                _in_flight -= 1
-                _written.notify_all()
-
-
-def _leads_elsewhere(response: HttpResponse) -> bool:
-    """The answer sends the browser to another page at once (a redirect, or htmx's), which may
-    show the log: that page must find the outcome written."""
-    return 300 <= response.status_code < 400 or any(
-        h in response.headers for h in ("HX-Redirect", "HX-Location", "HX-Refresh")
-    )
-
-
-class AuditSealMiddleware:
-    """Defers a request's audit seals until its answer has been sent: the person does not wait
-    for the database's round trip, and the outcome is written before the thread takes another
-    request (`_seal_after_answer`, on Django's request_finished, which the WSGI server sends
-    when it closes the answer after its last byte). Second in MIDDLEWARE, after the request
-    log, so that everything the request does is inside it."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        seals: list[tuple[AuditEntry, dict[str, Any]]] = []
-        setattr(request, _SEALS_ATTR, seals)
-        try:
-            response = self.get_response(request)
-        except BaseException:
-            _write_all(seals)
-            raise
-        if _leads_elsewhere(response):
-            _write_all(seals)
-        elif seals:
-            _hand_over(seals)
-        return response
-
-
-def _seal_after_answer(**kwargs: Any) -> None:
-    """The answer this thread was sending is closed: write the seals it deferred. Also on
-    request_started, in case a server closed no answer (then the seals are written late, not
-    lost)."""
-    if getattr(_after_answer, "seals", None):
-        _write_all(_after_answer.seals)
-        _after_answer.seals = None
-
-
-request_finished.connect(_seal_after_answer, dispatch_uid="audit-seal-after-answer")
-request_started.connect(_seal_after_answer, dispatch_uid="audit-seal-before-next-request")
 
 
 def record(

@@ -27,7 +27,7 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from django.urls import reverse
 
-from adminsite import auth0, usercache
+from adminsite import afteranswer, auth0, usercache
 from adminsite.auth0 import client as client_module
 from adminsite.permissions import OPERATORS_GROUP
 from tests.adminsite.helpers import ALICE, _user, via_proxy
@@ -564,7 +564,7 @@ def test_bookkeeping_is_written_once_the_answer_is_sent(rf, caplog) -> None:
         seen.extend([memo.get("seen"), cache.get("seen")])  # the request sees it, not yet cached
         return HttpResponse("done")
 
-    response = memo.RequestMemoMiddleware(view)(rf.get("/"))
+    response = afteranswer.AfterAnswerMiddleware(memo.RequestMemoMiddleware(view))(rf.get("/"))
     assert seen == [["u1"], None]
     assert cache.get("seen") is None  # the answer is on its way
     response.close()  # the server sent its last byte
@@ -578,7 +578,7 @@ def test_bookkeeping_is_written_once_the_answer_is_sent(rf, caplog) -> None:
         memo.set_after_answer({"seen": ["u2"]}, timeout=60)
         return HttpResponse()
 
-    response = memo.RequestMemoMiddleware(failing)(rf.get("/"))
+    response = afteranswer.AfterAnswerMiddleware(memo.RequestMemoMiddleware(failing))(rf.get("/"))
     with (
         mock.patch("adminsite.memo.cache.set_many", side_effect=ConnectionError("gone")),
         caplog.at_level(logging.ERROR, logger="adminsite.memo"),

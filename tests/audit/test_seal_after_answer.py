@@ -1,5 +1,5 @@
 """A request's audit seal is written once its answer is sent, before its thread takes another
-request (adminsite.audit.recording.AuditSealMiddleware): the pending entry is committed before
+request (adminsite.afteranswer, adminsite.audit.recording): the pending entry is committed before
 the call, the person does not wait for the seal, and nothing reads the log before it lands."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from django.db import DatabaseError
 from django.http import HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.test import RequestFactory
 
+from adminsite import afteranswer
 from adminsite.audit import recording
 from adminsite.audit.models import Action, AuditEntry, AuditQuerySet, Outcome
 from tests.audit.helpers import body, confirm_and_remove, enabled_by_name, only_entry
@@ -67,7 +68,7 @@ def through_middleware(request, answer: HttpResponse, n: int = 1) -> HttpRespons
                 pass
         return answer
 
-    return recording.AuditSealMiddleware(view)(request)
+    return afteranswer.AfterAnswerMiddleware(view)(request)
 
 
 @pytest.fixture
@@ -179,7 +180,7 @@ def test_inside_a_transaction_the_seal_is_written_before_the_block_ends(post) ->
 
 @pytest.mark.django_db(transaction=True)
 def test_without_the_middleware_the_seal_is_written_before_the_block_ends(post, operator) -> None:
-    """A request that did not pass through AuditSealMiddleware, and a job (no request)."""
+    """A request that did not pass through AfterAnswerMiddleware, and a job (no request)."""
     for req in (post, None):
         with recording.record(
             req, action=Action.REMOVE_CONNECTION, org_id="org_x", author=operator
