@@ -15,8 +15,10 @@ to the `orgdesk.audit` logger, for a SIEM.
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 import logging
+import uuid
 from collections.abc import Collection, Iterable
 from functools import partial
 from typing import Any
@@ -393,44 +395,46 @@ class AuditEntry(models.Model):
                 transaction.on_commit(partial(log_sealed, self), using=using, robust=True)
 
     def _insert_chained(self, using: str) -> None:
-        """Write this new entry on PostgreSQL in one round trip: the chain's lock, its head
-        and the insert, with the hashes finished by the database from the head it read.
+        """Write this new entry on PostgreSQL in one statement: the chain's lock, its head and
+        the insert, with the hashes finished by the database from the head it read.
 
-        Two statements sent together (Django's psycopg cursor binds parameters client-side):
-        outside a transaction they run as one implicit transaction, so the advisory lock is
-        held until the entry is committed; each statement has its own snapshot (READ
-        COMMITTED), so the insert sees the entry the lock's previous holder committed. Inside
-        a transaction (`atomic`) they are part of it. What the database hashed is checked
-        against the hashes computed here (adminsite.audit.chain): one format, two writers.
+        `adminsite_auditentry_append` (migration 0005) does it: a function, so the server plans
+        its statements once per connection, and one statement, so outside a transaction it is
+        one implicit transaction that holds the advisory lock until the entry is committed.
+        Its head is read after the lock is held (each statement of the function has its own
+        snapshot), so it sees the entry the lock's previous holder committed. Inside a
+        transaction (`atomic`) it is part of it. What the database hashed is checked against
+        the hashes computed here (adminsite.audit.chain): one format, two writers.
         """
         connection = connections[using]
-        meta = self._meta
-        fields = [
-            f for f in meta.concrete_fields if not f.primary_key and f.name not in CHAIN_COLUMNS
-        ]
-        values = [f.get_db_prep_save(f.pre_save(self, add=True), connection) for f in fields]
+        row: dict[str, Any] = {}
+        for field in self._meta.concrete_fields:
+            if field.primary_key or field.name in CHAIN_COLUMNS:
+                continue
+            value = field.pre_save(self, add=True)
+            if not isinstance(field, models.JSONField):  # JSON goes in as it is
+                value = field.get_db_prep_save(value, connection)
+                if isinstance(value, datetime.datetime):
+                    value = value.isoformat()  # microseconds and offset kept
+                elif isinstance(value, uuid.UUID):
+                    value = str(value)
+            row[field.column] = value
         entry_before, entry_after = chain.around(chain.entry_values(self), "prev_hash")
         seal_before, seal_after = chain.around(chain.seal_values(self), "entry_hash")
-        table = connection.ops.quote_name(meta.db_table)
-        columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
-        placeholders = ", ".join(["%s"] * len(fields))
-        sql = (
-            f"SELECT pg_advisory_xact_lock({int(CHAIN_LOCK)}); "
-            f"WITH head AS (SELECT COALESCE((SELECT entry_hash FROM {table} "
-            "ORDER BY id DESC LIMIT 1), %s) AS prev_hash), "
-            "chained AS (SELECT prev_hash, encode(sha256(convert_to(%s || prev_hash || %s, "
-            "'UTF8')), 'hex') AS entry_hash FROM head) "
-            f"INSERT INTO {table} ({columns}, prev_hash, entry_hash, seal_hash) "
-            f"VALUES ({placeholders}, (SELECT prev_hash FROM chained), "
-            "(SELECT entry_hash FROM chained), (SELECT encode(sha256(convert_to("
-            "%s || entry_hash || %s, 'UTF8')), 'hex') FROM chained)) "
-            "RETURNING id, prev_hash, entry_hash, seal_hash"
-        )
-        params = [chain.GENESIS, entry_before, entry_after, *values, seal_before, seal_after]
+        params = [
+            int(CHAIN_LOCK),
+            json.dumps(row),
+            chain.GENESIS,
+            entry_before,
+            entry_after,
+            seal_before,
+            seal_after,
+        ]
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            if not cursor.nextset():
-                raise DatabaseError("The audit entry's insert gave no result.")
+            cursor.execute(
+                "SELECT * FROM adminsite_auditentry_append(%s, %s::jsonb, %s, %s, %s, %s, %s)",
+                params,
+            )
             self.pk, self.prev_hash, self.entry_hash, self.seal_hash = cursor.fetchone()
         self._state.adding, self._state.db = False, using
         if (self.entry_hash, self.seal_hash) != (chain.entry_hash(self), chain.seal_hash(self)):

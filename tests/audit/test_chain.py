@@ -8,6 +8,7 @@ it; on PostgreSQL with the table's triggers switched off first, as its owner cou
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import io
 import json
@@ -147,14 +148,15 @@ def test_a_hash_finished_from_the_text_around_a_value_is_the_same_hash(key) -> N
 
 
 def test_an_entry_written_on_postgres_is_one_query_and_its_hashes_are_pythons(db) -> None:
-    """On PostgreSQL the lock, the head's read and the insert are one round trip, and the
-    database's hashes of awkward text are the ones Python computes (the insert checks too)."""
+    """On PostgreSQL the lock, the head's read and the insert are one statement (the function
+    of migration 0005), and the database's hashes of awkward text are the ones Python computes
+    (the insert checks too)."""
     make_entry()
     with CaptureQueriesContext(connection) as captured:
         entry = make_entry(outcome=Outcome.PENDING, **AWKWARD)
     if connection.vendor == "postgresql":
         [query] = captured.captured_queries
-        assert query["sql"].startswith("SELECT pg_advisory_xact_lock(")
+        assert query["sql"].startswith("SELECT * FROM adminsite_auditentry_append(")
     stored = AuditEntry.objects.get(pk=entry.pk)
     assert (stored.connection_name, stored.org_name) == (
         AWKWARD["connection_name"],
@@ -170,6 +172,40 @@ def test_an_entry_written_on_postgres_is_one_query_and_its_hashes_are_pythons(db
     assert stored.seal_hash == chain.seal_hash(stored)
     assert entry._state.adding is False and entry._state.db == "default"
     assert "Checked 2 entries (1 pending): the chain is intact." in verify()
+
+
+def test_every_kind_of_column_is_stored_as_python_hashed_it(db, django_user_model) -> None:
+    """Each column's kind through the writer (on PostgreSQL, JSON into the table's row type):
+    a user, a job, an entry it restores, a status, times with microseconds, JSON null."""
+    user = django_user_model.objects.create(username="olivia")
+    first = make_entry()
+    job = uuid.UUID("6f2c1a6e-1b5d-4f7e-9a3c-0d1e2f3a4b5c")
+    when = datetime.datetime(2026, 11, 30, 4, 5, 6, 789012, tzinfo=datetime.UTC)
+    entry = make_entry(
+        user=user,
+        job_id=job,
+        restores=first,
+        status_code=204,
+        created_at=when,
+        finished_at=when + datetime.timedelta(microseconds=1),
+        before=None,
+        after={"n": 10**16, "x": 1.5, "list": [True, None]},
+        roles=[{"id": "rol_1", "name": "Räder"}],
+        message="line one\nline two",
+    )
+    stored = AuditEntry.objects.get(pk=entry.pk)
+    assert (stored.user_id, stored.job_id, stored.restores_id) == (user.pk, job, first.pk)
+    assert (stored.status_code, stored.created_at, stored.finished_at) == (
+        204,
+        when,
+        when + datetime.timedelta(microseconds=1),
+    )
+    assert stored.before is None and stored.after == {"n": 10**16, "x": 1.5, "list": [True, None]}
+    assert stored.roles == [{"id": "rol_1", "name": "Räder"}]
+    assert stored.message == "line one\nline two"
+    assert stored.prev_hash == first.entry_hash
+    assert stored.entry_hash == chain.entry_hash(stored) == entry.entry_hash
+    assert "Checked 2 entries (0 pending): the chain is intact." in verify()
 
 
 def test_an_entry_written_inside_a_transaction_goes_with_it(db) -> None:
