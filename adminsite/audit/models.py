@@ -418,10 +418,10 @@ class AuditEntry(models.Model):
                     value = value.isoformat()  # microseconds and offset kept
                 elif isinstance(value, uuid.UUID):
                     value = str(value)
-            row[field.column] = value
+            row[str(field.column)] = value
         entry_before, entry_after = chain.around(chain.entry_values(self), "prev_hash")
         seal_before, seal_after = chain.around(chain.seal_values(self), "entry_hash")
-        params = [
+        params: list[int | str] = [
             int(CHAIN_LOCK),
             json.dumps(row),
             chain.GENESIS,
