@@ -124,6 +124,22 @@ def set_after_answer(values: Mapping[str, Any], timeout: float | None) -> None:
         kept.update(values)
 
 
+def delete_after_answer(key: str) -> None:
+    """Like `delete`, but the cache entry goes once the answer has been sent (outside a
+    request: at once): for an entry that only later requests read. A failure is logged."""
+    if not afteranswer.defer(partial(_forget, key)):
+        cache.delete(key)
+    elif (kept := _kept.get()) is not None:
+        kept[key] = _ABSENT
+
+
+def _forget(key: str) -> None:
+    try:
+        cache.delete(key)
+    except Exception:
+        logger.exception("Could not delete a cache entry after the answer")
+
+
 def _write(values: dict[str, Any], timeout: float | None) -> None:
     try:
         cache.set_many(values, timeout=timeout)

@@ -17,12 +17,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.contrib import messages
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from adminsite import auth0, flash
+from adminsite import auth0, flash, memo
 from adminsite.audit import recording as audit
 from adminsite.audit.models import Action, labelled
 from adminsite.http import HtmxHttpRequest
@@ -58,12 +57,12 @@ def _enabled_read(
     read now: read (one call) and kept for the picker's next steps, or (not `fresh`) the kept
     ids when there are some (no call, None)."""
     if not fresh:
-        kept = cache.get(_picker_key(request, org_id))
+        kept = memo.get(_picker_key(request, org_id))
         if isinstance(kept, list):
             return [str(cid) for cid in kept], None
     enabled = auth0.list_enabled_connections(org_id=org_id)
     ids = [e.connection_id for e in enabled]
-    cache.set(_picker_key(request, org_id), ids, timeout=PICKER_TTL)
+    memo.set(_picker_key(request, org_id), ids, timeout=PICKER_TTL)
     return ids, enabled
 
 
@@ -241,6 +240,9 @@ def _enable(request: HttpRequest, org_id: str) -> HttpResponse:
     if not form.is_valid():
         return flash.refuse_form(request, form, "Nothing was changed")
     connection_id, posted = form.cleaned_data["connection_id"], form.cleaned_data
+    # The picker's ids, the connection index and the organization's name (the entry's):
+    # one cache read, kept for the request (adminsite.memo).
+    audit.read_ahead(org_id, _picker_key(request, org_id), auth0.connection_index_key())
     try:
         here, read = _enabled_read(request, org_id, fresh=False)
         index = auth0.domain_connection_index()
@@ -257,7 +259,7 @@ def _enable(request: HttpRequest, org_id: str) -> HttpResponse:
         added = _enable_call(request, org_id, connection, _to_send(connection.strategy, posted))
     except auth0.Auth0Error as exc:
         return _enable_failed(request, exc, connection.name)
-    cache.delete(_picker_key(request, org_id))
+    memo.delete_after_answer(_picker_key(request, org_id))  # the next picker reads afresh
     messages.success(request, f"Enabled the connection {added.name} for this organization.")
     return _list_after(request, org_id, added, read)
 

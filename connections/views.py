@@ -220,7 +220,8 @@ def domain_level(request: HttpRequest, org_id: str, connection_id: str) -> HttpR
         messages.error(request, f"Nothing was changed: {form.problem()}.")
         return flash.no_swap()
     try:
-        here = enabled_here(request, org_id, connection_id)
+        # With the connection index, which holds the status before the change: one read.
+        here = enabled_here(request, org_id, connection_id, auth0.connection_index_key())
     except auth0.NotFound:
         return _refuse_unrelated(request, org_id, connection_id)
     except auth0.Auth0Error as exc:

@@ -81,14 +81,21 @@ def cached_clients() -> dict[str, str] | None:
 
 @dataclass(frozen=True, slots=True)
 class Names:
-    """What Org Desk knows by name, read once for a whole list (three cache reads, no call)."""
+    """What Org Desk knows by name, read once for a whole list (one cache read, no call)."""
 
     known: names.Known
     connections: dict[str, auth0.Connection]
     apps: dict[str, str]
 
+    @staticmethod
+    def keys() -> list[str]:
+        """The cache keys a row names things from besides names.keys(): the connection index
+        and the applications (read with the names in one round trip: names.read_ahead)."""
+        return [auth0.connection_index_key(), _client_key()]
+
     @classmethod
     def read(cls) -> Names:
+        names.read_ahead(*cls.keys())  # one round trip for the three (none when read already)
         return cls(names.known(), auth0.known_connections(), cached_clients() or {})
 
 
@@ -151,7 +158,8 @@ def _stashed(request: HttpRequest, org_id: str, invitation_id: str) -> auth0.Inv
 def _taken(request: HttpRequest, org_id: str, invitation_id: str) -> auth0.Invitation | None:
     """The confirm step's read, used once: read and deleted with the names and the connection
     index that the revocation's entry needs, and the organization's name (one round trip)."""
-    value = audit.take_stash(org_id, _stash_key(request, org_id, invitation_id), *names.keys())
+    key = _stash_key(request, org_id, invitation_id)
+    value = audit.take_stash(org_id, key, *names.keys(), auth0.connection_index_key())
     return value if isinstance(value, auth0.Invitation) else None
 
 
@@ -259,6 +267,7 @@ def invite_form(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
         return redirect("orgs:detail", org_id)
     if request.GET.get("closed") == "1":  # Cancel: no call
         return HttpResponse(_closed_form())
+    names.read_ahead(_client_key())  # the applications with the names: one cache read
     apps = applications(request)
     try:
         connections = auth0.list_enabled_connections(org_id=org_id)
@@ -509,6 +518,8 @@ def _new_state(new: auth0.Invitation) -> dict[str, Any]:
 def _resend(request: HttpRequest, org_id: str, invitation_id: str) -> auth0.Invitation:
     """Read, revoke and create again (3 calls), one audit entry. A failure after the revoke
     is recorded as such (after: revoked, not re-created) and raised as PartlyResent."""
+    # The entry's organization name and what the states and the new row name: one cache read.
+    audit.read_ahead(org_id, *names.keys(), *Names.keys())
     recording = audit.record(
         request,
         action=Action.RESEND_INVITATION,

@@ -70,6 +70,7 @@ def add_form(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     if request.GET.get("cancel") == "1":
         return _panel(request, "add-members-closed", {"org_id": org_id})
     query = request.GET.get("q", "").strip()[:100]
+    names.read_ahead()  # the roles' and the people's names: one cache read
     picked = names.picked_roles(request.GET.getlist("roles"))
     try:
         roles = names.roles_to_pick(query, picked)  # picked roles stay, found or not
@@ -185,6 +186,7 @@ def add_review(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     form = AddMembersForm(request.POST)
     if not form.is_valid():
         return flash.refuse_form(request, form, "Nobody was looked up")
+    names.read_ahead(names.seen_key(org_id))  # with the members listed: one cache read
     known = names.known()
     roles = [{"id": r, "name": known.role_name(r)} for r in form.cleaned_data["roles"]]
     try:

@@ -590,6 +590,50 @@ def test_bookkeeping_is_written_once_the_answer_is_sent(rf, caplog) -> None:
     ]
 
 
+def test_an_entry_deleted_after_the_answer_is_gone_for_the_request_at_once(rf, caplog) -> None:
+    import logging
+
+    from django.core.cache import cache
+    from django.http import HttpResponse
+
+    from adminsite import memo
+
+    cache.set("kept", [1], 60)
+    seen: list[object] = []
+
+    def view(request) -> HttpResponse:
+        memo.get("kept")
+        memo.delete_after_answer("kept")
+        seen.extend([memo.get("kept"), cache.get("kept")])  # gone for the request, not yet cached
+        return HttpResponse("done")
+
+    response = afteranswer.AfterAnswerMiddleware(memo.RequestMemoMiddleware(view))(rf.get("/"))
+    assert seen == [None, [1]]
+    assert cache.get("kept") == [1]  # the answer is on its way
+    response.close()
+    assert cache.get("kept") is None
+    cache.set("now", 1, 60)
+    memo.delete_after_answer("now")  # outside a request: at once
+    assert cache.get("now") is None
+
+    cache.set("kept", [2], 60)
+
+    def failing(request) -> HttpResponse:
+        memo.delete_after_answer("kept")
+        return HttpResponse()
+
+    response = afteranswer.AfterAnswerMiddleware(memo.RequestMemoMiddleware(failing))(rf.get("/"))
+    with (
+        mock.patch("adminsite.memo.cache.delete", side_effect=ConnectionError("gone")),
+        caplog.at_level(logging.ERROR, logger="adminsite.memo"),
+    ):
+        response.close()
+    assert cache.get("kept") == [2]
+    assert [r.getMessage() for r in caplog.records] == [
+        "Could not delete a cache entry after the answer"
+    ]
+
+
 def test_an_invitation_reads_what_it_names_in_one_round_trip(
     operator_client, redis_cache: list[bytes], tenant, acme
 ) -> None:
@@ -611,3 +655,116 @@ def test_an_invitation_reads_what_it_names_in_one_round_trip(
     [together] = [c for c in redis_cache if all(k in c for k in wanted)]
     assert b"MGET" in together
     assert [c for c in redis_cache if any(k in c for k in wanted)] == [together]
+
+
+def _read_together(sent: list[bytes], *keys: bytes) -> bytes:
+    """The one round trip that read all of `keys`; none of them is read in another."""
+    [together] = [c for c in sent if all(k in c for k in keys)]
+    assert b"MGET" in together
+    assert [c for c in sent if any(k in c for k in keys)] == [together]
+    return together
+
+
+NAMES = (b"orgs:role-names", b"orgs:people")
+
+
+def test_the_invitations_list_reads_what_it_names_in_one_round_trip(
+    operator_client, redis_cache: list[bytes], tenant, acme
+) -> None:
+    """The names of roles and people, the connection index and the applications: one MGET
+    after the session's (three before)."""
+    url = reverse("orgs:invitations", args=[acme])
+    operator_client.get(url, headers=HTMX)
+    redis_cache.clear()
+    r = operator_client.get(url, headers=HTMX)
+    assert 'data-testid="invitation-row"' in r.content.decode()
+    _read_together(redis_cache, *NAMES, b"auth0:connections", b"orgs:invite-clients")
+
+
+def test_a_revocation_takes_its_stash_with_what_it_names_in_one_round_trip(
+    operator_client, redis_cache: list[bytes], tenant, acme
+) -> None:
+    """The confirm step's stash, read and deleted with the names, the connection index (the
+    entry's state names the connection) and the organization's name."""
+    from tests.orgs.test_invitations import _by_email
+
+    target = _by_email(acme, "contractor@partner.example")
+    url = reverse("orgs:revoke-invitation", args=[acme, target.id])
+    confirm = operator_client.get(url, headers=HTMX).content.decode()
+    assert 'data-testid="confirm-revoke"' in confirm
+    redis_cache.clear()
+    r = operator_client.post(url, headers=HTMX)
+    assert "Revoked the invitation for contractor@partner.example" in r.content.decode()
+    together = _read_together(
+        redis_cache, *NAMES, b"auth0:connections", f"audit:org-name:{acme}".encode()
+    )
+    assert target.id.encode() in together and b"DEL" in together  # the stash, taken
+
+
+def test_a_resend_reads_what_it_names_in_one_round_trip(
+    operator_client, redis_cache: list[bytes], tenant, acme
+) -> None:
+    from tests.orgs.test_invitations import _by_email
+
+    target = _by_email(acme, "contractor@partner.example")
+    redis_cache.clear()
+    r = operator_client.post(
+        reverse("orgs:resend-invitation", args=[acme, target.id]), headers=HTMX
+    )
+    assert "Sent the invitation to contractor@partner.example again" in r.content.decode()
+    _read_together(
+        redis_cache,
+        *NAMES,
+        b"auth0:connections",
+        b"orgs:invite-clients",
+        f"audit:org-name:{acme}".encode(),
+    )
+
+
+def test_enabling_a_connection_reads_what_it_checks_in_one_round_trip(
+    operator_client, redis_cache: list[bytes], tenant, acme
+) -> None:
+    """The picker's kept ids, the connection index and the organization's name: one MGET
+    (three reads before); the kept ids go once the answer is sent."""
+    from tests.connections.test_manage import AZURE, add_url, tenant_connection
+
+    operator_client.get(add_url(acme), headers=HTMX)  # the picker: reads and keeps
+    azure = tenant_connection(AZURE)
+    redis_cache.clear()
+    r = operator_client.post(add_url(acme), {"connection_id": azure.id}, headers=HTMX)
+    assert f"Enabled the connection {AZURE} for this organization." in r.content.decode()
+    picker = b"connections:enabled:"
+    reads = [c for c in redis_cache if b"DEL" not in c]
+    org_name = f"audit:org-name:{acme}".encode()
+    together = _read_together(reads, picker, b"auth0:connections", org_name)
+    [deleted] = [i for i, c in enumerate(redis_cache) if b"DEL" in c and picker in c]
+    assert deleted > redis_cache.index(together)  # the kept ids go, once the answer is out
+
+
+def test_a_domain_level_change_reads_its_stash_and_the_index_in_one_round_trip(
+    operator_client, redis_cache: list[bytes], tenant, acme
+) -> None:
+    from tests.connections.test_manage import enabled_by_name
+
+    conn = enabled_by_name(acme, "acme-saml")
+    url = reverse("connections:domain-level", args=[acme, conn.connection_id])
+    operator_client.get(url, headers=HTMX)  # the confirm step: its read, kept
+    redis_cache.clear()
+    r = operator_client.post(url, {"is_domain_connection": "true", "name": conn.name}, headers=HTMX)
+    assert r.status_code == 200 and 'data-testid="connection-row"' in r.content.decode()
+    reads = [c for c in redis_cache if b"\r\nSET\r\n" not in c]  # the index, updated: a write
+    _read_together(reads, b"audit:before:", b"auth0:connections", f"audit:org-name:{acme}".encode())
+
+
+def test_the_add_members_review_reads_the_names_and_members_in_one_round_trip(
+    operator_client, redis_cache: list[bytes], tenant, acme
+) -> None:
+    operator_client.get(reverse("orgs:members", args=[acme]), headers=HTMX)  # members seen
+    redis_cache.clear()
+    r = operator_client.post(
+        reverse("orgs:add-members-review", args=[acme]),
+        {"lines": "nobody@nowhere.example"},
+        headers=HTMX,
+    )
+    assert "nobody@nowhere.example" in r.content.decode()
+    _read_together(redis_cache, *NAMES, b"orgs:members-seen:")
