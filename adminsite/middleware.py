@@ -7,6 +7,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from functools import partial
 
 from django.conf import settings
 from django.contrib import messages
@@ -15,7 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils.functional import empty
 
-from adminsite import auth0, flash, metrics
+from adminsite import afteranswer, auth0, flash, metrics
 
 logger = logging.getLogger(__name__)
 request_logger = logging.getLogger("orgdesk.request")
@@ -50,11 +51,13 @@ def _request_id(request: HttpRequest) -> str | None:
 class RequestLogMiddleware:
     """One line per request on the `orgdesk.request` logger, and the request-duration metric.
 
-    First in MIDDLEWARE, so it sees every answer's final status (redirects to https, 400s for a
-    bad Host included) and the signed-in person. The line holds the method, the route (the URL
-    pattern's name), the path without its query string, the status, the duration, the upstream
-    calls and their time, the person and the proxy's request id: never a header, a cookie, a
-    query string (a search for an email is one) or a token. Static files are measured, not logged.
+    Outermost but for AfterAnswerMiddleware (which changes no answer), so it sees every answer's
+    final status (redirects to https, 400s for a bad Host included) and the signed-in person. The
+    line holds the method, the route (the URL pattern's name), the path without its query string,
+    the status, the duration, the upstream calls and their time, the person and the proxy's
+    request id: never a header, a cookie, a query string (a search for an email is one) or a
+    token. Static files are measured, not logged. Both are written once the answer has been sent
+    (adminsite.afteranswer): the duration is the request's, taken before.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -65,16 +68,28 @@ class RequestLogMiddleware:
         auth0.reset_upstream_stats()  # a request stopped before UpstreamTimingMiddleware: zero
         response = self.get_response(request)
         seconds = time.perf_counter() - started
-        route = _route(request)
-        metrics.observe_request(route, request.method, response.status_code, seconds)
+        route, stats = _route(request), auth0.upstream_stats()
+        work = partial(self._record, request, response.status_code, route, seconds, stats)
+        if not afteranswer.defer(work):
+            work()
+        return response
+
+    def _record(
+        self,
+        request: HttpRequest,
+        status: int,
+        route: str,
+        seconds: float,
+        stats: auth0.Stats,
+    ) -> None:
+        metrics.observe_request(route, request.method, status, seconds)
         if route == "static" or not request_logger.isEnabledFor(logging.INFO):
-            return response
-        stats = auth0.upstream_stats()
+            return
         fields = {
             "method": request.method,
             "route": route,
             "path": request.path,
-            "status": response.status_code,
+            "status": status,
             "duration_ms": round(seconds * 1000, 1),
             "upstream_calls": stats.calls,
             "upstream_token_calls": stats.token_calls,
@@ -89,14 +104,13 @@ class RequestLogMiddleware:
             fields["method"],
             route,
             request.path,
-            response.status_code,
+            status,
             fields["duration_ms"],
             stats.calls,
             fields["upstream_ms"],
             fields["user"],
             extra=fields,
         )
-        return response
 
 
 class NoStoreMiddleware:

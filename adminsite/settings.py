@@ -328,12 +328,13 @@ _audit_logging.setdefault("loggers", {})["orgdesk.audit"] = {
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 ops_config.check_metrics(METRICS_ALLOWED_IPS, METRICS_TOKEN)
-# First: it measures and logs every answer, redirects and refusals by earlier middleware included.
-MIDDLEWARE.insert(0, "adminsite.middleware.RequestLogMiddleware")
-# Second: what a request leaves for after its answer (its audit seals, cache bookkeeping) is
-# done once the answer has been sent, or before it leaves when it is a redirect
-# (adminsite/afteranswer.py).
-MIDDLEWARE.insert(1, "adminsite.afteranswer.AfterAnswerMiddleware")
+# First: what a request leaves for after its answer (its audit seals, cache bookkeeping, its log
+# line) is done once the answer has been sent, or before it leaves when it is a redirect
+# (adminsite/afteranswer.py). It changes no answer.
+MIDDLEWARE.insert(0, "adminsite.afteranswer.AfterAnswerMiddleware")
+# Second: it measures every answer, redirects and refusals by earlier middleware included, and
+# logs it once the answer is out.
+MIDDLEWARE.insert(1, "adminsite.middleware.RequestLogMiddleware")
 # Shared indexes read once per request (adminsite/memo.py).
 MIDDLEWARE.insert(2, "adminsite.memo.RequestMemoMiddleware")
 if not DEBUG:

@@ -425,3 +425,28 @@ def test_sso_person_is_logged(client, sso, tenant, log_format, capsys) -> None:
         if x.strip() and json.loads(x)["logger"] == "orgdesk.request"
     ]
     assert line["user"] == "alice@example.com" and line["status"] == 200
+
+
+def test_the_request_line_is_written_once_the_answer_is_sent(rf, log_format, capsys) -> None:
+    """The person does not wait for the line: it is written when the server closes the answer
+    (adminsite.afteranswer), with the request's own duration and status."""
+    from django.http import HttpResponse
+
+    from adminsite.afteranswer import AfterAnswerMiddleware
+    from adminsite.middleware import RequestLogMiddleware
+
+    log_format("json")
+
+    def view(request) -> HttpResponse:
+        return HttpResponse("done", status=201)
+
+    response = AfterAnswerMiddleware(RequestLogMiddleware(view))(rf.get("/healthz"))
+    assert response.status_code == 201
+    assert "orgdesk.request" not in capsys.readouterr().err  # the answer is on its way
+    response.close()  # the server sent its last byte
+    (line,) = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.strip()]
+    assert line["logger"] == "orgdesk.request" and line["status"] == 201
+    assert line["duration_ms"] >= 0 and line["path"] == "/healthz"
+    # Without AfterAnswerMiddleware (no request to wait for): at once.
+    RequestLogMiddleware(view)(rf.get("/healthz"))
+    assert '"orgdesk.request"' in capsys.readouterr().err

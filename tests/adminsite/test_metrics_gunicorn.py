@@ -238,7 +238,7 @@ def test_start_up_reads_log_format_and_metrics_settings() -> None:
         "['10.0.5.0/24',",
         "'10.0.6.1']",
         "True",
-        "adminsite.middleware.RequestLogMiddleware",
+        "adminsite.afteranswer.AfterAnswerMiddleware",
         "JsonFormatter",
     ]
     text = run_python(SETTINGS_READ, production_env())
