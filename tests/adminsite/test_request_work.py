@@ -550,7 +550,6 @@ def test_within_a_request_an_index_is_read_once(redis_cache: list[bytes], rf) ->
 
 
 def test_bookkeeping_is_written_once_the_answer_is_sent(rf, caplog) -> None:
-    import logging
 
     from django.core.cache import cache
     from django.http import HttpResponse
@@ -579,20 +578,25 @@ def test_bookkeeping_is_written_once_the_answer_is_sent(rf, caplog) -> None:
         return HttpResponse()
 
     response = afteranswer.AfterAnswerMiddleware(memo.RequestMemoMiddleware(failing))(rf.get("/"))
+    logged = _closed_while_failing(response, "adminsite.memo.cache.set_many", caplog)
+    assert cache.get("seen") == ["u1"]
+    assert logged == ["Could not write 1 cache entries after the answer"]
+
+
+def _closed_while_failing(response: Any, failing: str, caplog: Any) -> list[str]:
+    """Close `response` (the server sent its last byte) while `failing` raises: what
+    adminsite.memo logged."""
+    import logging
+
     with (
-        mock.patch("adminsite.memo.cache.set_many", side_effect=ConnectionError("gone")),
+        mock.patch(failing, side_effect=ConnectionError("gone")),
         caplog.at_level(logging.ERROR, logger="adminsite.memo"),
     ):
         response.close()
-    assert cache.get("seen") == ["u1"]
-    assert [r.getMessage() for r in caplog.records] == [
-        "Could not write 1 cache entries after the answer"
-    ]
+    return [r.getMessage() for r in caplog.records]
 
 
 def test_an_entry_deleted_after_the_answer_is_gone_for_the_request_at_once(rf, caplog) -> None:
-    import logging
-
     from django.core.cache import cache
     from django.http import HttpResponse
 
@@ -623,15 +627,9 @@ def test_an_entry_deleted_after_the_answer_is_gone_for_the_request_at_once(rf, c
         return HttpResponse()
 
     response = afteranswer.AfterAnswerMiddleware(memo.RequestMemoMiddleware(failing))(rf.get("/"))
-    with (
-        mock.patch("adminsite.memo.cache.delete", side_effect=ConnectionError("gone")),
-        caplog.at_level(logging.ERROR, logger="adminsite.memo"),
-    ):
-        response.close()
+    logged = _closed_while_failing(response, "adminsite.memo.cache.delete", caplog)
     assert cache.get("kept") == [2]
-    assert [r.getMessage() for r in caplog.records] == [
-        "Could not delete a cache entry after the answer"
-    ]
+    assert logged == ["Could not delete a cache entry after the answer"]
 
 
 def test_an_invitation_reads_what_it_names_in_one_round_trip(
