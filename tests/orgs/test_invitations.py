@@ -83,6 +83,30 @@ def test_list_is_one_call_and_marks_expired_invitations(operator_client, tenant,
     assert "&lt;i&gt;Mallory&lt;/i&gt;" in body and "<i>Mallory</i>" not in body
 
 
+def test_rows_show_when_in_utc_as_the_date_filter_would(operator_client, tenant, acme) -> None:
+    """Created and expires, made in Python (orgs.invitations.shown_time): the same text as
+    Django's `date:'c'` and `date:"Y-m-d H:i"` in UTC, whatever the offset Auth0 sent."""
+    from django.template.defaultfilters import date as date_filter
+    from django.utils import timezone
+
+    from orgs.invitations import shown_time
+
+    moment = datetime(2026, 11, 30, 5, 4, 3, 120000, tzinfo=UTC)
+    shown = shown_time(moment)
+    assert shown is not None
+    assert shown.iso == date_filter(moment, "c") == "2026-11-30T05:04:03.120000+00:00"
+    assert shown.text == date_filter(moment, "Y-m-d H:i") == "2026-11-30 05:04"
+    assert shown_time(moment.astimezone(timezone.get_fixed_timezone(120))) == shown
+    assert shown_time(None) is None
+    body = operator_client.get(reverse("orgs:invitations", args=[acme]), headers=HTMX)
+    body = body.content.decode()
+    invitation = _by_email(acme, "contractor@partner.example")
+    assert invitation.created_at is not None and invitation.expires_at is not None
+    for when in (invitation.created_at, invitation.expires_at):
+        utc = when.astimezone(UTC)
+        assert f'<time datetime="{utc.isoformat()}">{utc:%Y-%m-%d %H:%M}</time>' in body
+
+
 def test_list_names_roles_and_connections_it_already_knows(operator_client, tenant, acme):
     from orgs import names
 
