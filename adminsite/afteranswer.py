@@ -54,8 +54,8 @@ def _leads_elsewhere(response: HttpResponse) -> bool:
 
 class AfterAnswerMiddleware:
     """Collects the request's work for after its answer and hands it to its thread, to be done
-    when the server closes the answer. Second in MIDDLEWARE, after the request log, so that
-    everything the request does is inside it."""
+    when the server closes the answer. First in MIDDLEWARE, so that everything the request does
+    is inside it, the request log's line included."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

@@ -114,13 +114,13 @@ class Names:
 
     @staticmethod
     def keys() -> list[str]:
-        """The cache keys a row names things from besides names.keys(): the connection index
-        and the applications (read with the names in one round trip: names.read_ahead)."""
-        return [auth0.connection_index_key(), _client_key()]
+        """The cache keys a row names things from: the names, the connection index and the
+        applications (read in one round trip, with others if a view needs them too)."""
+        return [*names.keys(), auth0.connection_index_key(), _client_key()]
 
     @classmethod
     def read(cls) -> Names:
-        names.read_ahead(*cls.keys())  # one round trip for the three (none when read already)
+        memo.get_many(cls.keys())  # one round trip for the three (none when read already)
         return cls(names.known(), auth0.known_connections(), cached_clients() or {})
 
 
@@ -544,7 +544,7 @@ def _resend(request: HttpRequest, org_id: str, invitation_id: str) -> auth0.Invi
     """Read, revoke and create again (3 calls), one audit entry. A failure after the revoke
     is recorded as such (after: revoked, not re-created) and raised as PartlyResent."""
     # The entry's organization name and what the states and the new row name: one cache read.
-    audit.read_ahead(org_id, *names.keys(), *Names.keys())
+    audit.read_ahead(org_id, *Names.keys())
     recording = audit.record(
         request,
         action=Action.RESEND_INVITATION,

@@ -182,13 +182,11 @@ def _seal_later(entry: AuditEntry, fields: dict[str, Any]) -> bool:
     global _in_flight
     if connections[router.db_for_write(AuditEntry)].in_atomic_block:
         return False
-    with _written:
+    if not afteranswer.defer(partial(_write_counted, entry, fields)):
+        return False
+    with _written:  # counted before this thread can write it: after its answer is sent
         _in_flight += 1
-    if afteranswer.defer(partial(_write_counted, entry, fields)):
-        return True
-    with _written:
-        _in_flight -= 1
-    return False
+    return True
 
 
 def _write_counted(entry: AuditEntry, fields: dict[str, Any]) -> None:
