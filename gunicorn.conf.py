@@ -36,7 +36,8 @@ bind = [os.environ.get("GUNICORN_BIND", "").strip() or "127.0.0.1:8000"]
 # WEB_CONCURRENCY is the name some platforms set.
 workers = _int("GUNICORN_WORKERS", 2, "WEB_CONCURRENCY")
 threads = _int("GUNICORN_THREADS", 4)
-worker_class = "gthread"
+# gthread, sending each answer's headers and body in one send (adminsite/gunicorn_worker.py).
+worker_class = "adminsite.gunicorn_worker.ThreadWorker"
 
 # A page makes at most a token request and two API calls of AUTH0_TIMEOUT (10 s) each, plus
 # short rate-limit waits: a worker silent for 60 s is stuck and is restarted.
