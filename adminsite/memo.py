@@ -12,7 +12,9 @@ turns with other processes (a claim, a single-use token, the rate budget) reads 
 itself. The one exception is `offer`/`offered`: values read with the request's first cache read
 (the session's, adminsite.sso) for later use in the request, such as the Management API token
 and whether any rate budget is shared, which the request's upstream calls take instead of a
-round trip each (adminsite.auth0.client), until `withdraw`.
+round trip each (adminsite.auth0.client), until `withdraw`. Keys a view declared it reads
+(adminsite.readahead) are read with that first read too, and kept here (`read_ahead`) as if
+the view had read them.
 
 `set_after_answer` is for bookkeeping the answer does not depend on (an index of what was seen,
 the state a later step starts from): the request sees the value at once, and the cache gets it
@@ -36,6 +38,7 @@ from adminsite import afteranswer
 _ABSENT = object()
 _kept: ContextVar[dict[str, Any] | None] = ContextVar("request_cache_memo", default=None)
 _offered: ContextVar[dict[str, dict[str, Any]] | None] = ContextVar("request_offered", default=None)
+_taken: ContextVar[dict[str, Any] | None] = ContextVar("request_taken", default=None)
 logger = logging.getLogger(__name__)
 
 
@@ -69,10 +72,29 @@ def set(key: str, value: Any, timeout: float | None) -> None:  # noqa: A001 (cac
         kept[key] = value
 
 
+def read_ahead(found: Mapping[str, Any], keys: Iterable[str], taken: str | None = None) -> None:
+    """What another read of this request found for `keys` (adminsite.readahead), kept as
+    `get_many` keeps what it reads; `taken`: a key that read also deleted, for `take`."""
+    kept = _kept.get()
+    if kept is None:
+        return
+    for key in keys:
+        kept[key] = found.get(key, _ABSENT)
+    if taken is not None and (store := _taken.get()) is not None:
+        store[taken] = found.get(taken, _ABSENT)
+        kept[taken] = _ABSENT
+
+
 def take(key: str, *also: str) -> tuple[Any, dict[str, Any]]:
     """A value used once: `key` read and deleted, read with `also` (kept like `get_many`), in
-    one round trip on Redis (adminsite.cache); (the value or None, what was found of `also`)."""
+    one round trip on Redis (adminsite.cache); (the value or None, what was found of `also`).
+    When the request's first read took it already (`read_ahead`), what that read found."""
     kept = _kept.get()
+    store = _taken.get()
+    if kept is not None and store is not None and key in store:
+        value = store.pop(key)
+        found = get_many(also)
+        return (None if value is _ABSENT else value), found
     wanted = [key, *(k for k in also if kept is None or k not in kept)]
     reader = getattr(cache, "get_many_deleting", None)
     if reader is not None:
@@ -154,9 +176,10 @@ class RequestMemoMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        kept, offered = _kept.set({}), _offered.set({})
+        kept, offered, taken = _kept.set({}), _offered.set({}), _taken.set({})
         try:
             return self.get_response(request)
         finally:
             _kept.reset(kept)
             _offered.reset(offered)
+            _taken.reset(taken)

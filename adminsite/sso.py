@@ -43,7 +43,7 @@ from django.core.validators import validate_email
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 
-from adminsite import flash, sso_config, usercache
+from adminsite import flash, memo, readahead, sso_config, usercache
 from adminsite.auth0 import client as auth0_client
 from adminsite.permissions import OPERATOR_FLAG, OPERATORS_GROUP, in_operators_group
 from adminsite.sessions import SessionStore as CombinedSession
@@ -227,14 +227,20 @@ def _read_session_and_user(request: HttpRequest, request_sso: SSORequest) -> use
         session_key = None
     user_key = usercache.name_key(username)
     keys = [user_key, usercache.GENERATION] + ([session_key] if session_key else [])
+    # With them, what the request's first Management API call needs (its token, and whether
+    # any rate budget is shared: adminsite.auth0.client.early_keys), and what the view says
+    # it will read (adminsite.readahead), a stash it takes read and deleted in the same trip.
+    ahead = readahead.of(request, username) or readahead.Reads()
+    taking = getattr(cache, "get_many_deleting", None) if ahead.take else None
+    taken = ahead.take if taking is not None else None
+    wanted = [*keys, *auth0_client.early_keys(), *ahead.keys, *([taken] if taken else [])]
     try:
-        # With them, what the request's first Management API call needs (its token, and
-        # whether any rate budget is shared): adminsite.auth0.client.early_keys.
-        found = cache.get_many([*keys, *auth0_client.early_keys()])
+        found = taking(wanted, [taken]) if taking is not None else cache.get_many(wanted)
     except Exception:  # the cache is down: each is read (and fails) on its own, as before
         logger.exception("SSO: could not read the session and the user from the cache")
         return None
     auth0_client.offer_early(found)
+    memo.read_ahead(found, ahead.keys, taken)
     if session_key is not None:
         cast(CombinedSession, session).offer(found.get(session_key))
     return usercache.Offer(username, found.get(user_key), found.get(usercache.GENERATION) or "")

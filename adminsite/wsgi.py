@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminsite.settings")
+django.setup(set_prefix=False)  # as django.core.wsgi.get_wsgi_application
 
-application = get_wsgi_application()
+from adminsite.readahead import Handler  # noqa: E402 (after the set-up)
+
+# Django's handler, reusing the URL match the SSO middleware made (adminsite.readahead).
+application = Handler()

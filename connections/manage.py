@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from adminsite import auth0, flash, memo
+from adminsite import auth0, flash, memo, readahead
 from adminsite.audit import recording as audit
 from adminsite.audit.models import Action, labelled
 from adminsite.http import HtmxHttpRequest
@@ -46,8 +46,12 @@ PICKER_TTL = 300  # seconds the picker's read of the organization's connections 
 # --- The picker's read, kept per person ---------------------------------------------------------
 
 
+def _picker_key_of(owner: str, org_id: str) -> str:
+    return f"connections:enabled:{owner}:{org_id}"
+
+
 def _picker_key(request: HttpRequest, org_id: str) -> str:
-    return f"connections:enabled:{request.user.pk}:{org_id}"
+    return _picker_key_of(readahead.owner_of(request), org_id)
 
 
 def _enabled_read(
@@ -264,6 +268,15 @@ def _enable(request: HttpRequest, org_id: str) -> HttpResponse:
     return _list_after(request, org_id, added, read)
 
 
+def _add_reads(ahead: readahead.Ahead) -> readahead.Reads:
+    """The picker reads the connection index; enabling, the picker's ids and the name too."""
+    if ahead.method != "POST":
+        return readahead.Reads((auth0.connection_index_key(),))
+    picker = _picker_key_of(ahead.owner, ahead.org_id)
+    return readahead.Reads((audit.org_name_key(ahead.org_id), picker, auth0.connection_index_key()))
+
+
+@readahead.reads(_add_reads)
 @require_http_methods(["GET", "POST"])
 @operator_required
 def add_connection(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
@@ -357,6 +370,7 @@ def _save(request: HttpRequest, org_id: str, connection_id: str) -> HttpResponse
     return _row(request, org_id, enabled)
 
 
+@readahead.reads(views._change_reads)
 @require_http_methods(["GET", "POST"])
 @operator_required
 def edit_settings(request: HttpRequest, org_id: str, connection_id: str) -> HttpResponse:

@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from adminsite import auth0, flash
+from adminsite import auth0, flash, readahead
 from adminsite.audit import recording as audit
 from adminsite.audit.models import Action, labelled
 from adminsite.http import HtmxHttpRequest
@@ -110,6 +110,7 @@ def row_answer(
     return render(request, f"{TEMPLATE}#{partial}", {"org_id": org_id, "row": row})
 
 
+@readahead.reads(lambda ahead: readahead.Reads((auth0.connection_index_key(),)))
 @require_GET
 def connection_list(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     """The organization's enabled connections with their domain-level status."""
@@ -206,6 +207,24 @@ def _set_domain_level(
     return connection
 
 
+def _change_reads(ahead: readahead.Ahead) -> readahead.Reads | None:
+    """A change of a connection (domain level, settings): its confirm step's stash (kept for a
+    next step), the organization's name and the connection index."""
+    if ahead.method != "POST":
+        return readahead.Reads((auth0.connection_index_key(),))
+    stash = audit.connection_stash_key(ahead.owner, ahead.org_id, ahead.kwargs["connection_id"])
+    keys = (stash, audit.org_name_key(ahead.org_id), auth0.connection_index_key())
+    return readahead.Reads(keys)
+
+
+def _removal_reads(ahead: readahead.Ahead) -> readahead.Reads | None:
+    if ahead.method != "POST":
+        return None
+    stash = audit.connection_stash_key(ahead.owner, ahead.org_id, ahead.kwargs["connection_id"])
+    return readahead.Reads((audit.org_name_key(ahead.org_id),), take=stash)
+
+
+@readahead.reads(_change_reads)
 @require_http_methods(["GET", "POST"])
 @operator_required
 def domain_level(request: HttpRequest, org_id: str, connection_id: str) -> HttpResponse:
@@ -259,6 +278,7 @@ def _remove(request: HttpRequest, org_id: str, connection_id: str) -> dict[str, 
     return dict(entry.before)
 
 
+@readahead.reads(_removal_reads)
 @require_http_methods(["GET", "POST"])
 @operator_required
 def remove(request: HttpRequest, org_id: str, connection_id: str) -> HttpResponse:

@@ -25,7 +25,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from adminsite import auth0, flash, memo
+from adminsite import auth0, flash, memo, readahead
 from adminsite.audit import recording as audit
 from adminsite.audit.models import Action, AuditEntry, Outcome
 from adminsite.http import HtmxHttpRequest
@@ -166,8 +166,12 @@ def state(invitation: auth0.Invitation, known: names.Known | None = None) -> dic
     }
 
 
+def _stash_key_of(owner: str, org_id: str, invitation_id: str) -> str:
+    return f"orgs:invitation:{owner}:{org_id}:{invitation_id}"
+
+
 def _stash_key(request: HttpRequest, org_id: str, invitation_id: str) -> str:
-    return f"orgs:invitation:{request.user.pk}:{org_id}:{invitation_id}"
+    return _stash_key_of(readahead.owner_of(request), org_id, invitation_id)
 
 
 def _stash(request: HttpRequest, org_id: str, invitation: auth0.Invitation) -> None:
@@ -207,6 +211,24 @@ def _page_number(request: HttpRequest) -> int | None:
     return int(raw)
 
 
+def _list_reads(ahead: readahead.Ahead) -> readahead.Reads:
+    """What a list of invitations names: roles, people, connections, applications."""
+    return readahead.Reads(tuple(Names.keys()))
+
+
+def _invite_reads(ahead: readahead.Ahead) -> readahead.Reads:
+    return readahead.Reads((audit.org_name_key(ahead.org_id), *Names.keys()))
+
+
+def _revoke_reads(ahead: readahead.Ahead) -> readahead.Reads:
+    if ahead.method != "POST":
+        return _list_reads(ahead)
+    stash = _stash_key_of(ahead.owner, ahead.org_id, ahead.kwargs["invitation_id"])
+    keys = (audit.org_name_key(ahead.org_id), *names.keys(), auth0.connection_index_key())
+    return readahead.Reads(keys, take=stash)
+
+
+@readahead.reads(_list_reads)
 @require_GET
 def invitation_list(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     """One offset page of the organization's invitations (1 call)."""
@@ -284,6 +306,7 @@ def _closed_form() -> str:
     return '<div id="invite-form"></div>'
 
 
+@readahead.reads(lambda ahead: readahead.Reads((*names.keys(), _client_key())))
 @require_GET
 @operator_required
 def invite_form(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
@@ -401,6 +424,7 @@ def client_for_post(posted: str) -> tuple[str, str]:
     return posted, "Pick the application from the list (one that accepts invitations)."
 
 
+@readahead.reads(_invite_reads)
 @require_POST
 @operator_required
 def invite(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
@@ -485,6 +509,7 @@ def _revoke(request: HttpRequest, org_id: str, invitation_id: str) -> dict[str, 
     return dict(entry.before)
 
 
+@readahead.reads(_revoke_reads)
 @require_http_methods(["GET", "POST"])
 @operator_required
 def revoke(request: HttpRequest, org_id: str, invitation_id: str) -> HttpResponse:
@@ -576,6 +601,7 @@ def _partly(invitation_id: str, exc: PartlyResent) -> str:
     )
 
 
+@readahead.reads(_invite_reads)
 @require_POST
 @operator_required
 def resend(request: HtmxHttpRequest, org_id: str, invitation_id: str) -> HttpResponse:

@@ -15,7 +15,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from adminsite import auth0, flash
+from adminsite import auth0, flash, readahead
 from adminsite.audit import recording as audit
 from adminsite.audit.models import Action
 from adminsite.http import HtmxHttpRequest
@@ -26,6 +26,19 @@ from orgs.forms import MAX_ROLES_PER_MEMBER, AssignRolesForm, MemberForm, Remove
 DETAIL = "orgs/organization_detail.html"
 
 
+def _names_reads(ahead: readahead.Ahead) -> readahead.Reads:
+    """The names of roles and people, and the members listed in the organization."""
+    return readahead.Reads((*names.keys(), names.seen_key(ahead.org_id)))
+
+
+def _roles_change_reads(ahead: readahead.Ahead) -> readahead.Reads:
+    """A change of a member's roles: the role picker's read (taken), the names, the
+    organization's name."""
+    stash = audit.member_stash_key(ahead.owner, ahead.org_id, ahead.data.get("user_id", ""))
+    return readahead.Reads((audit.org_name_key(ahead.org_id), *names.keys()), take=stash)
+
+
+@readahead.reads(_names_reads)
 @require_GET
 def member_list(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     """One page of members with their roles, or the members matching an email."""
@@ -99,6 +112,7 @@ def member_roles(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
     return _roles_cell(request, org_id, form.cleaned_data["user_id"])
 
 
+@readahead.reads(lambda ahead: readahead.Reads(names.keys()))
 @require_GET
 @operator_required
 def role_picker(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
@@ -260,6 +274,7 @@ def _assign(
         return current, plan, after
 
 
+@readahead.reads(_roles_change_reads)
 @require_POST
 @operator_required
 def assign_roles(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
@@ -323,6 +338,7 @@ def _remove(
         return after
 
 
+@readahead.reads(_roles_change_reads)
 @require_POST
 @operator_required
 def remove_role(request: HtmxHttpRequest, org_id: str) -> HttpResponse:

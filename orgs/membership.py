@@ -41,7 +41,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import retarget
 
-from adminsite import auth0, flash
+from adminsite import auth0, flash, readahead
 from adminsite.audit import recording as audit
 from adminsite.audit.models import Action, AuditEntry, Outcome
 from adminsite.http import HtmxHttpRequest
@@ -60,6 +60,7 @@ def _panel(request: HttpRequest, partial: str, context: dict[str, Any]) -> HttpR
     return render(request, f"{DETAIL}#{partial}", context)
 
 
+@readahead.reads(lambda ahead: readahead.Reads(names.keys()))
 @require_GET
 @operator_required
 def add_form(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
@@ -144,8 +145,12 @@ def resolve(request: HttpRequest, org_id: str, lines: list[str]) -> Review:
     return review
 
 
+def _review_key_of(owner: str, org_id: str, token: str) -> str:
+    return f"orgs:add-review:{owner}:{org_id}:{token}"
+
+
 def _review_key(request: HttpRequest, org_id: str, token: str) -> str:
-    return f"orgs:add-review:{request.user.pk}:{org_id}:{token}"
+    return _review_key_of(readahead.owner_of(request), org_id, token)
 
 
 def _stash_review(
@@ -178,6 +183,7 @@ def _stashed_review(
     return people, roles
 
 
+@readahead.reads(lambda ahead: readahead.Reads((*names.keys(), names.seen_key(ahead.org_id))))
 @require_POST
 @operator_required
 def add_review(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
@@ -319,6 +325,26 @@ def _refreshed(request: HttpRequest, org_id: str) -> HttpResponse:
     return HttpResponse(render_to_string(f"{DETAIL}#member-list", context, request) + closed)
 
 
+def _change_reads(ahead: readahead.Ahead, stash: str) -> readahead.Reads:
+    """A change of the members: its confirm step's stash (taken), the organization's name, the
+    names and the members listed."""
+    keys = (audit.org_name_key(ahead.org_id), *names.keys(), names.seen_key(ahead.org_id))
+    return readahead.Reads(keys, take=stash)
+
+
+def _add_reads(ahead: readahead.Ahead) -> readahead.Reads:
+    token = ahead.data.get("review", "")
+    return _change_reads(ahead, _review_key_of(ahead.owner, ahead.org_id, token))
+
+
+def _removal_reads(ahead: readahead.Ahead) -> readahead.Reads:
+    if ahead.method != "POST":
+        return readahead.Reads(names.keys())
+    user_id = ahead.data.get("user_id", "")
+    return _change_reads(ahead, audit.member_stash_key(ahead.owner, ahead.org_id, user_id))
+
+
+@readahead.reads(_add_reads)
 @require_POST
 @operator_required
 def add_members(request: HtmxHttpRequest, org_id: str) -> HttpResponse:
@@ -442,6 +468,7 @@ def _remove(request: HttpRequest, org_id: str, user_id: str) -> tuple[list[Any],
     return roles, known
 
 
+@readahead.reads(_removal_reads)
 @require_http_methods(["GET", "POST"])
 @operator_required
 def remove_member(request: HtmxHttpRequest, org_id: str) -> HttpResponse:

@@ -12,12 +12,13 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from adminsite import auth0, flash
+from adminsite import auth0, flash, readahead
 from adminsite.http import HtmxHttpRequest
 from orgs import names
 from orgs.forms import MemberForm
 
 
+@readahead.reads(lambda ahead: readahead.Reads(names.keys()))
 @require_GET
 def person(request: HtmxHttpRequest) -> HttpResponse:
     """One person (`?user_id=`, which may hold `|` and `/`) and their organizations."""

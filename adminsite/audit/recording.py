@@ -47,7 +47,7 @@ from django.db import connections, router, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from adminsite import afteranswer, auth0, memo
+from adminsite import afteranswer, auth0, memo, readahead
 from adminsite.audit.models import Action, AuditEntry, Outcome
 
 logger = logging.getLogger(__name__)
@@ -308,8 +308,13 @@ def connection_settings(enabled: auth0.EnabledConnection) -> dict[str, Any]:
     }
 
 
+def connection_stash_key(owner: str, org_id: str, connection_id: str) -> str:
+    """The key of a confirm step's stash of a connection (`owner`: adminsite.readahead)."""
+    return f"audit:before:{owner}:{org_id}:{connection_id}"
+
+
 def _stash_key(request: HttpRequest, org_id: str, connection_id: str) -> str:
-    return f"audit:before:{request.user.pk}:{org_id}:{connection_id}"
+    return connection_stash_key(readahead.owner_of(request), org_id, connection_id)
 
 
 def stash_connection(
@@ -359,9 +364,14 @@ def take_connection(request: HttpRequest, org_id: str, connection_id: str) -> di
     return value if isinstance(value, dict) else None
 
 
-def _member_key(request: HttpRequest, org_id: str, user_id: str) -> str:
+def member_stash_key(owner: str, org_id: str, user_id: str) -> str:
+    """The key of a stash of a member's roles (`owner`: adminsite.readahead)."""
     digest = hashlib.sha256(user_id.encode()).hexdigest()[:32]  # user ids hold any character
-    return f"audit:roles:{request.user.pk}:{org_id}:{digest}"
+    return f"audit:roles:{owner}:{org_id}:{digest}"
+
+
+def _member_key(request: HttpRequest, org_id: str, user_id: str) -> str:
+    return member_stash_key(readahead.owner_of(request), org_id, user_id)
 
 
 def stash_member_roles(
@@ -394,6 +404,11 @@ def _as_roles(value: Any) -> list[auth0.Role] | None:
         return [auth0.Role(id=r["id"], name=r["name"], description=r["description"]) for r in value]
     except (KeyError, TypeError):
         return None
+
+
+def org_name_key(org_id: str) -> str:
+    """The key of the organization's display name, for a view's read-ahead."""
+    return _org_name_key(org_id)
 
 
 def _org_name_key(org_id: str) -> str:

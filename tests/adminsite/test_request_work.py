@@ -20,11 +20,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
+from urllib.parse import unquote
 
 import psycopg
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
+from django.test import Client
 from django.urls import reverse
 
 from adminsite import afteranswer, auth0, usercache
@@ -766,3 +768,116 @@ def test_the_add_members_review_reads_the_names_and_members_in_one_round_trip(
     )
     assert "nobody@nowhere.example" in r.content.decode()
     _read_together(redis_cache, *NAMES, b"orgs:members-seen:")
+
+
+# --- a view's reads made with the session's (adminsite.readahead) --------------------------------
+
+
+def _signed_in(client, acme: str) -> None:
+    for _ in range(2):
+        _part(client, acme, OPERATOR)  # signs in, then caches the user by name
+
+
+def test_a_part_reads_what_it_names_with_the_session(
+    client, sso, cached_sessions, redis_cache: list[bytes], tenant, acme
+) -> None:
+    """The members part declares the names and the members listed: they come in the session's
+    MGET, and the view reads the cache no more."""
+    _signed_in(client, acme)
+    session_key = client.cookies["sessionid"].value.encode()
+    redis_cache.clear()
+    r = client.get(reverse("orgs:members", args=[acme]), headers=HTMX, **via_proxy(groups=OPERATOR))
+    assert r.status_code == 200 and 'data-testid="member-row"' in r.content.decode()
+    first = redis_cache[0]
+    assert b"MGET" in first and session_key in first
+    assert all(k in first for k in NAMES) and b"orgs:members-seen:" in first
+    assert not any(b"GET" in c for c in redis_cache[1:]), redis_cache[1:]  # read nothing more
+
+
+def _api_calls(tenant) -> list[tuple[str, str]]:
+    return [
+        (q["method"], unquote(q["raw_path"]))
+        for q in tenant.requests_log
+        if q["raw_path"].startswith("/api/")
+    ]
+
+
+def _confirmed_removal(client, acme: str) -> tuple[str, str, auth0.Member]:
+    member = next(m for m in auth0.list_members(org_id=acme).members if m.roles)
+    url = reverse("orgs:remove-member", args=[acme])
+    confirm = client.get(
+        url, {"user_id": member.user_id}, headers=HTMX, **via_proxy(groups=OPERATOR)
+    )
+    assert 'data-testid="confirm-remove-member"' in confirm.content.decode()
+    return url, member.user_id, member
+
+
+def test_a_change_takes_its_stash_with_the_session(
+    client, sso, cached_sessions, redis_cache: list[bytes], tenant, acme
+) -> None:
+    """Removing a member after the confirm step: one MULTI/EXEC before the change reads the
+    session, the user, the stash (and deletes it), the names and the organization's name. The
+    entry's before-state is the stash's: no read of the roles from Auth0."""
+    from adminsite.audit.models import AuditEntry
+
+    _signed_in(client, acme)
+    url, user_id, member = _confirmed_removal(client, acme)
+    session_key = client.cookies["sessionid"].value.encode()
+    redis_cache.clear()
+    tenant.clear_log()
+    r = client.post(url, {"user_id": user_id}, headers=HTMX, **via_proxy(groups=OPERATOR))
+    assert r.status_code == 200 and "Removed" in r.content.decode()
+    first = redis_cache[0]
+    assert b"MULTI" in first and b"MGET" in first and b"DEL" in first
+    assert session_key in first and b"audit:roles:" in first
+    assert all(k in first for k in NAMES) and f"audit:org-name:{acme}".encode() in first
+    assert [c for c in redis_cache if b"audit:roles:" in c] == [first]  # taken once, there
+    assert [c for c in redis_cache if b"GET" in c] == [first]  # the view read nothing more
+    assert _api_calls(tenant) == [("DELETE", f"/api/v2/organizations/{acme}/members")]
+    entry = AuditEntry.objects.latest("pk")
+    assert entry.member_id == user_id
+    assert {r["id"] for r in entry.before["roles"]} == {r.id for r in member.roles}
+
+
+def test_another_persons_request_cannot_take_my_stash(
+    client, sso, cached_sessions, redis_cache: list[bytes], tenant, acme
+) -> None:
+    """A stash's key names its person (adminsite.readahead.owner): Bob's removal of the member
+    Alice confirmed reads the roles from Auth0, and Alice's stash is still there."""
+    from django.core.cache import cache
+
+    from adminsite import readahead
+    from adminsite.audit import recording
+
+    _signed_in(client, acme)
+    url, user_id, _member = _confirmed_removal(client, acme)
+    alices = recording.member_stash_key(readahead.owner(ALICE), acme, user_id)
+    assert cache.get(alices) is not None
+    bob = Client()
+    tenant.clear_log()
+    for _ in range(2):
+        bob.get(reverse("orgs:list"), **via_proxy("bob@example.com", groups=OPERATOR))
+    r = bob.post(
+        url, {"user_id": user_id}, headers=HTMX, **via_proxy("bob@example.com", groups=OPERATOR)
+    )
+    assert r.status_code == 200 and "Removed" in r.content.decode()
+    assert ("GET", f"/api/v2/organizations/{acme}/members/{user_id}/roles") in _api_calls(tenant)
+    assert cache.get(alices) is not None
+
+
+def test_the_handler_takes_the_match_made_for_the_read_ahead(rf) -> None:
+    """adminsite.wsgi's handler resolves a URL once: the match the SSO middleware made (for the
+    same path) is the request's; any other path is resolved as Django does."""
+    from django.urls import resolve
+
+    from adminsite.readahead import Handler
+
+    handler = Handler()
+    request = rf.get("/orgs/")
+    made = resolve("/orgs/")
+    request.readahead_match = (request.path_info, made)
+    assert handler.resolve_request(request) is made and request.resolver_match is made
+    other = rf.get("/healthz")
+    other.readahead_match = ("/orgs/", made)
+    match = handler.resolve_request(other)
+    assert match is not made and match.view_name == "healthz"

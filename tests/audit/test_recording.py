@@ -513,7 +513,7 @@ def test_a_removal_after_its_confirm_step_reads_the_stash_and_the_org_name_at_on
 ) -> None:
     from django.core.cache import cache
 
-    from adminsite import memo
+    from adminsite import memo, readahead
 
     conn = enabled_by_name(acme, "acme-saml")
     operator_client.get(reverse("orgs:detail", args=[acme]))  # remembers the display name
@@ -527,7 +527,8 @@ def test_a_removal_after_its_confirm_step_reads_the_stash_and_the_org_name_at_on
                 reads.append(name)
             return getattr(cache, name)
 
-    stash = f"audit:before:{operator.pk}:{acme}:{conn.connection_id}"  # the confirm step's
+    # the confirm step's, named after its person (adminsite.readahead.owner)
+    stash = f"audit:before:{readahead.owner(operator.username)}:{acme}:{conn.connection_id}"
     assert cache.get(stash) is not None
     monkeypatch.setattr(memo, "cache", Counting())
     r = operator_client.post(url, headers=HTMX)
