@@ -66,7 +66,8 @@ def _enabled_read(
             return [str(cid) for cid in kept], None
     enabled = auth0.list_enabled_connections(org_id=org_id)
     ids = [e.connection_id for e in enabled]
-    memo.set(_picker_key(request, org_id), ids, timeout=PICKER_TTL)
+    # Written once the answer is sent: a next step that comes first reads them again.
+    memo.set_after_answer({_picker_key(request, org_id): ids}, timeout=PICKER_TTL)
     return ids, enabled
 
 
@@ -362,7 +363,7 @@ def _save(request: HttpRequest, org_id: str, connection_id: str) -> HttpResponse
         enabled = _update_call(request, org_id, connection_id, before, changes)
     except auth0.Auth0Error as exc:
         return views.failure_answer(request, connection_id, exc, changing=True)
-    audit.stash_connection(request, org_id, enabled, later=True)  # what Auth0 has now
+    audit.stash_connection(request, org_id, enabled)  # what Auth0 has now
     said = ", ".join(
         f"{SETTING_NAMES[k]} {'on' if getattr(enabled, k) else 'off'}" for k in changes
     )

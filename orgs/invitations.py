@@ -176,7 +176,8 @@ def _stash_key(request: HttpRequest, org_id: str, invitation_id: str) -> str:
 
 def _stash(request: HttpRequest, org_id: str, invitation: auth0.Invitation) -> None:
     """The confirm step's read, to be the revocation's before-state (and Cancel's row)."""
-    cache.set(_stash_key(request, org_id, invitation.id), invitation, timeout=STASH_TTL)
+    key = _stash_key(request, org_id, invitation.id)
+    memo.set_after_answer({key: invitation}, timeout=STASH_TTL)  # see audit.stash_member_roles
 
 
 def _stashed(request: HttpRequest, org_id: str, invitation_id: str) -> auth0.Invitation | None:

@@ -317,16 +317,11 @@ def _stash_key(request: HttpRequest, org_id: str, connection_id: str) -> str:
     return connection_stash_key(readahead.owner_of(request), org_id, connection_id)
 
 
-def stash_connection(
-    request: HttpRequest, org_id: str, enabled: auth0.EnabledConnection, *, later: bool = False
-) -> None:
-    """Keep what the confirm step just fetched, to be the before-state of the removal; `later`:
-    written once the answer is sent (after a change, for a next step that a person takes)."""
+def stash_connection(request: HttpRequest, org_id: str, enabled: auth0.EnabledConnection) -> None:
+    """Keep what the confirm step (or a change) just fetched, to be the before-state of the
+    next change; written once the answer is sent (see stash_member_roles)."""
     key = _stash_key(request, org_id, enabled.connection_id)
-    if later:
-        memo.set_after_answer({key: connection_settings(enabled)}, timeout=STASH_TTL)
-    else:
-        memo.set(key, connection_settings(enabled), timeout=STASH_TTL)
+    memo.set_after_answer({key: connection_settings(enabled)}, timeout=STASH_TTL)
 
 
 def _with_org_name(org_id: str, key: str, *also: str) -> Any:
@@ -377,9 +372,13 @@ def _member_key(request: HttpRequest, org_id: str, user_id: str) -> str:
 def stash_member_roles(
     request: HttpRequest, org_id: str, user_id: str, roles: list[auth0.Role]
 ) -> None:
-    """Keep the roles the role picker just fetched, to be the before-state of the assignment."""
+    """Keep the roles the role picker just fetched, to be the before-state of the assignment.
+
+    Written once the answer is sent (adminsite.afteranswer), as every confirm step's stash but
+    the add-members review's (which the next step cannot do without): a next step that comes
+    before it, a person could not click that fast, reads the state from Auth0 again."""
     value = [{"id": r.id, "name": r.name, "description": r.description} for r in roles]
-    memo.set(_member_key(request, org_id, user_id), value, timeout=STASH_TTL)
+    memo.set_after_answer({_member_key(request, org_id, user_id): value}, timeout=STASH_TTL)
 
 
 def stashed_member_roles(

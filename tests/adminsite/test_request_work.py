@@ -836,6 +836,7 @@ def test_a_change_takes_its_stash_with_the_session(
     assert _api_calls(tenant) == [("DELETE", f"/api/v2/organizations/{acme}/members")]
     entry = AuditEntry.objects.latest("pk")
     assert entry.member_id == user_id
+    assert isinstance(entry.before, dict)
     assert {r["id"] for r in entry.before["roles"]} == {r.id for r in member.roles}
 
 
