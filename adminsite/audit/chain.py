@@ -90,7 +90,12 @@ def canonical(values: dict[str, Any]) -> str:
 
 
 def digest(values: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical(values).encode("ascii")).hexdigest()
+    return sha256_hex(canonical(values))
+
+
+def sha256_hex(text: str) -> str:
+    """The hash of a canonical text (ASCII), as the chain stores it."""
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 def around(values: dict[str, Any], key: str) -> tuple[str, str]:

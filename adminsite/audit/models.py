@@ -437,7 +437,11 @@ class AuditEntry(models.Model):
             )
             self.pk, self.prev_hash, self.entry_hash, self.seal_hash = cursor.fetchone()
         self._state.adding, self._state.db = False, using
-        if (self.entry_hash, self.seal_hash) != (chain.entry_hash(self), chain.seal_hash(self)):
+        # The texts around the head are canonical JSON with the hash cut out (chain.around):
+        # hashing them with the head it read is hashing the entry as chain.entry_hash would.
+        entry_hash = chain.sha256_hex(entry_before + self.prev_hash + entry_after)
+        seal_hash = chain.sha256_hex(seal_before + entry_hash + seal_after)
+        if (self.entry_hash, self.seal_hash) != (entry_hash, seal_hash):
             raise DatabaseError(f"Audit entry #{self.pk}: the database hashed it differently.")
         if self.outcome != Outcome.PENDING:  # written sealed (imports, tests)
             transaction.on_commit(partial(log_sealed, self), using=using, robust=True)

@@ -208,6 +208,17 @@ def test_every_kind_of_column_is_stored_as_python_hashed_it(db, django_user_mode
     assert "Checked 2 entries (0 pending): the chain is intact." in verify()
 
 
+def test_an_entry_the_database_hashed_differently_is_refused(db, monkeypatch) -> None:
+    """On PostgreSQL the database finishes the hashes: the writer checks them against its own
+    (from the texts it sent), and a difference is an error, not a silent link in the chain."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's entries are hashed by Python alone")
+    make_entry()
+    monkeypatch.setattr(chain, "sha256_hex", lambda text: "0" * 64)
+    with pytest.raises(DatabaseError, match="hashed it differently"):
+        make_entry()
+
+
 def test_an_entry_written_inside_a_transaction_goes_with_it(db) -> None:
     first = make_entry()
     with pytest.raises(RuntimeError), transaction.atomic():
