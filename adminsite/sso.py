@@ -24,6 +24,7 @@ switch SSO on and off with settings overrides.
 
 from __future__ import annotations
 
+import functools
 import logging
 import unicodedata
 from collections.abc import Awaitable, Callable
@@ -74,9 +75,11 @@ class SSORequest:
     groups: frozenset[str]  # the groups header's values, only when trusted
 
 
+@functools.lru_cache(maxsize=4096)
 def valid_username(username: str) -> bool:
     """An SSO name Org Desk accepts as a username: an email address, short enough, with no
-    spaces or control characters (a bare name such as `operator` is a local account's)."""
+    spaces or control characters (a bare name such as `operator` is a local account's).
+    Asked twice a request for the same few names: the answers are kept (a pure function)."""
     if not 0 < len(username) <= MAX_USERNAME or any(
         unicodedata.category(c)[0] in "CZ" for c in username
     ):
