@@ -29,8 +29,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.core.handlers.wsgi import WSGIHandler
-from django.http import HttpRequest, QueryDict
+from django.http import HttpRequest, QueryDict, UnreadablePostError
 from django.urls import Resolver404, ResolverMatch, resolve
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,8 @@ def of(request: HttpRequest, username: str) -> Reads | None:
         return None
     try:
         return reader(Ahead(request, username, match.kwargs))
+    except (SuspiciousOperation, BadRequest, UnreadablePostError):
+        return None  # a form Django refuses (too big, too many fields): the view answers 400
     except Exception:  # the view reads what it needs itself
         logger.exception("Could not tell what %s reads", match.view_name)
         return None

@@ -882,3 +882,33 @@ def test_the_handler_takes_the_match_made_for_the_read_ahead(rf) -> None:
     other.readahead_match = ("/orgs/", made)
     match = handler.resolve_request(other)
     assert match is not made and match.view_name == "healthz"
+
+
+def test_a_reader_that_fails_leaves_the_reads_to_the_view(
+    client, sso, cached_sessions, redis_cache: list[bytes], tenant, acme, caplog, monkeypatch
+) -> None:
+    """A read-ahead that raises is logged; the view reads what it needs itself and answers."""
+    from orgs import members
+
+    def broken(ahead: Any) -> None:
+        raise KeyError("org_id")
+
+    monkeypatch.setattr(members.member_list, "reads_ahead", broken)
+    _signed_in(client, acme)
+    r = client.get(reverse("orgs:members", args=[acme]), headers=HTMX, **via_proxy(groups=OPERATOR))
+    assert r.status_code == 200 and 'data-testid="member-row"' in r.content.decode()
+    assert "Could not tell what orgs:members reads" in caplog.text
+    assert any(all(k in c for k in NAMES) for c in redis_cache[1:])  # read by the view
+
+
+def test_a_form_django_refuses_is_not_read_ahead(
+    client, sso, cached_sessions, redis_cache: list[bytes], tenant, acme, caplog, settings
+) -> None:
+    """Too many fields: Django answers 400 as it would, and the read-ahead logs no error."""
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 5
+    _signed_in(client, acme)
+    data = {f"f{i}": "x" for i in range(10)} | {"user_id": "auth0|x"}
+    url = reverse("orgs:remove-member", args=[acme])
+    r = client.post(url, data, headers=HTMX, **via_proxy(groups=OPERATOR))
+    assert r.status_code == 400
+    assert "Could not tell" not in caplog.text
