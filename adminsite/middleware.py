@@ -174,9 +174,11 @@ class HtmxMessagesMiddleware:
             return response
         if response.streaming or not response.get("Content-Type", "").startswith("text/html"):
             return response
-        if not messages.get_messages(request):
+        pending = messages.get_messages(request)
+        if not pending:
             return response
-        response.write(render_to_string("_messages.html", {"oob": True}, request=request))
+        # The messages alone: without the request, none of the context processors run.
+        response.write(render_to_string("_messages.html", {"oob": True, "messages": pending}))
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
