@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from django.urls import reverse
@@ -127,6 +127,21 @@ def test_part_of_a_name_finds_organizations_over_several_pages(operator_client, 
     assert page_two and {o.id for o in page_two}.isdisjoint(o.id for o in page_one)
     assert second.context["previous"] == ""  # back to the first page
     assert "← Previous" in _body(second)
+
+
+def test_each_result_links_to_its_page(operator_client, tenant) -> None:
+    """The links are made from one URL lookup a page (as the organization list's): each is the
+    page reverse() gives, the id percent-encoded."""
+    from django.urls import reverse
+
+    found = _search(operator_client, "holdings")
+    for org in found.context["organizations"]:
+        assert f'<a href="{reverse("orgs:detail", args=[org.id])}">' in _body(found)
+    people = _search(operator_client, _shared_email(tenant))
+    assert len(people.context["people"]) >= 2
+    for person in people.context["people"]:
+        link = reverse("orgs:person") + "?user_id=" + quote(person.user_id, safe="")
+        assert f'<a href="{link}">' in _body(people)
 
 
 def test_non_latin_names_are_found(operator_client, tenant) -> None:
