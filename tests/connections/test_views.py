@@ -40,6 +40,15 @@ def test_list_shows_connections_with_domain_level_status(operator_client, tenant
     assert len(api_calls(tenant)) == 1  # warm cache: never one call per row
 
 
+def test_each_rows_steps_are_the_urls_reverse_gives(operator_client, tenant, acme) -> None:
+    """A row looks its URL up once and its steps' are under it: each is what reverse() gives."""
+    r = operator_client.get(reverse("connections:list", args=[acme]), headers=HTMX)
+    body = r.content.decode()
+    for e in auth0.list_enabled_connections(org_id=acme):
+        for step in ("connections:domain-level", "connections:remove", "connections:settings"):
+            assert f'hx-get="{reverse(step, args=[acme, e.connection_id])}"' in body
+
+
 def test_confirm_step_says_the_change_is_tenant_wide(operator_client, tenant, acme) -> None:
     conn = _first_connection(acme)
     tenant.clear_log()

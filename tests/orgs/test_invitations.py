@@ -83,6 +83,18 @@ def test_list_is_one_call_and_marks_expired_invitations(operator_client, tenant,
     assert "&lt;i&gt;Mallory&lt;/i&gt;" in body and "<i>Mallory</i>" not in body
 
 
+def test_each_rows_actions_are_the_urls_reverse_gives(operator_client, tenant, acme) -> None:
+    """A row looks its URL up once and its actions' are under it: each is what reverse() gives."""
+    r = operator_client.get(reverse("orgs:invitations", args=[acme]), headers=HTMX)
+    body = r.content.decode()
+    invitations = auth0.list_invitations(org_id=acme).invitations
+    assert invitations
+    for inv in invitations:
+        resend = reverse("orgs:resend-invitation", args=[acme, inv.id])
+        revoke = reverse("orgs:revoke-invitation", args=[acme, inv.id])
+        assert f'hx-post="{resend}"' in body and f'hx-get="{revoke}"' in body
+
+
 def test_rows_show_when_in_utc_as_the_date_filter_would(operator_client, tenant, acme) -> None:
     """Created and expires, made in Python (orgs.invitations.shown_time): the same text as
     Django's `date:'c'` and `date:"Y-m-d H:i"` in UTC, whatever the offset Auth0 sent."""
