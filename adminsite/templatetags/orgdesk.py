@@ -52,6 +52,14 @@ def member_row(context: template.Context, member: Any) -> SafeString:
     return member_rows.member_row(context, member)
 
 
+@register.simple_tag
+def organization_rows(orgs_url: str, organizations: Any) -> SafeString:
+    """The organization list's rows (orgs/org_rows.py)."""
+    from orgs import org_rows
+
+    return org_rows.organization_rows(str(orgs_url), organizations)
+
+
 @register.simple_tag(takes_context=True)
 def roles_cell(context: template.Context, member: Any) -> SafeString:
     """A member's roles cell (orgs/member_rows.py)."""

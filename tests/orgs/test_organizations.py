@@ -58,6 +58,32 @@ def test_hostile_display_name_is_escaped(operator_client, tenant) -> None:
     assert "&lt;img src=x onerror=alert(1)&gt;" in body
 
 
+ROW = (  # the row templates/orgs/organization_list.html documents
+    '\n<tr>\n<td data-label="Display name">'
+    "<a href=\"{{ orgs_url }}{{ org.id|urlencode:'' }}/\">{{ org.display_name }}</a></td>\n"
+    '<td data-label="Name"><code>{{ org.name }}</code></td>\n'
+    '<td data-label="Id"><code class="muted">{{ org.id }}</code></td>\n</tr>\n'
+)
+
+
+def test_rows_written_in_python_are_the_templates(operator_client, tenant) -> None:
+    """orgs/org_rows.py writes the row the template documents, awkward values included (an
+    opaque id with characters a path must encode, markup and quotes in the names)."""
+    from orgs.org_rows import organization_rows
+
+    row = engines["django"].from_string(ROW)
+    orgs = [
+        auth0.Organization(id="org_abc", name="acme", display_name="Acme & Co"),
+        auth0.Organization(id="org_x/y?z#1 é", name='a"b', display_name="<b>'x'</b>"),
+    ]
+    expected = "".join(row.render({"orgs_url": "/orgs/", "org": org}) for org in orgs)
+    assert organization_rows("/orgs/", orgs) == expected
+    assert 'href="/orgs/org_x%2Fy%3Fz%231%20%C3%A9/"' in expected
+    body = operator_client.get(reverse("orgs:list")).content.decode()
+    page = operator_client.get(reverse("orgs:list")).context["page"]
+    assert organization_rows(reverse("orgs:list"), page.organizations) in body
+
+
 def test_jump_by_name_and_by_id(operator_client, tenant) -> None:
     acme = org_id("acme")
     r = operator_client.get(reverse("orgs:list"), {"q": "acme"})
