@@ -226,6 +226,10 @@ def test_a_person_page_lists_every_organization_after_two_calls(operator_client,
         assert org.display_name in body
         roles_url = reverse("orgs:member-roles", args=[org.id])
         assert roles_url in body  # each row loads the person's roles in it as its own part
+        # the links, made from one URL lookup a page, are the ones reverse() gives
+        email = quote(jane.email, safe="")
+        assert f'href="{reverse("orgs:detail", args=[org.id])}?email={email}"' in body
+        assert f'hx-get="{roles_url}?user_id={quote(jane.user_id, safe="")}"' in body
 
 
 def test_each_roles_part_is_the_members_roles_cell(operator_client, tenant) -> None:
